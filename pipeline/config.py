@@ -1,0 +1,141 @@
+"""The project's parameters (params.yaml): data location, training recipe, profiles, MLflow."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.specs import DatasetName, GridSpec, Strict, TrainingConfig
+from pipeline.validation import load_yaml_model
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
+PARAMS_ENV = "CNN_LAB_PARAMS"
+
+
+class DataConfig(Strict):
+    """Where the IDX files are and how the validation split is carved from train."""
+
+    dir: str | None = Field(default=None, description=f"overridden by ${DATA_DIR_ENV}")
+    datasets: list[DatasetName] = ["mnist", "fashion_mnist"]
+    validation_size: int = Field(default=5000, ge=1)
+    split_seed: int = 0
+    verify_digests: bool = True
+    allow_download: bool = True
+    prepared_dir: str = "data/prepared"
+
+
+class RecipeConfig(Strict):
+    """Optimiser settings shared by every profile."""
+
+    batch_size: int = Field(default=64, ge=1)
+    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+
+
+class ProfileConfig(Strict):
+    """How much to train: the grid to run and the data and epoch budget of each run."""
+
+    grid: str
+    epochs: int = Field(ge=1)
+    train_samples: int | None = Field(default=None, ge=1)
+    val_samples: int | None = Field(default=None, ge=1)
+    test_samples: int | None = Field(default=None, ge=1)
+    baseline_floors: dict[DatasetName, float] = Field(
+        default={}, description="test accuracy the baseline CNN must reach; checked in the report")
+    description: str = ""
+
+
+class MlflowConfig(Strict):
+    tracking_uri: str | None = Field(default=None, description="overridden by MLFLOW_TRACKING_URI")
+    experiment_prefix: str = "cnn-ablation"
+    log_models: bool = True
+
+
+class Params(Strict):
+    """params.yaml, validated once at start."""
+
+    profile: str
+    data: DataConfig = DataConfig()
+    training: RecipeConfig = RecipeConfig()
+    profiles: dict[str, ProfileConfig]
+    mlflow: MlflowConfig = MlflowConfig()
+    results_dir: str = "results/runs"
+    reports_dir: str = "reports"
+
+    @model_validator(mode="after")
+    def _known_profile(self) -> Params:
+        if self.profile not in self.profiles:
+            raise ValueError(
+                f"profile {self.profile!r} is not defined; choose one of {sorted(self.profiles)}"
+            )
+        return self
+
+    @property
+    def active(self) -> ProfileConfig:
+        return self.profiles[self.profile]
+
+    def training_config(self) -> TrainingConfig:
+        """The training recipe of the active profile, as every run of the grid uses it."""
+        profile = self.active
+        return TrainingConfig(
+            epochs=profile.epochs,
+            batch_size=self.training.batch_size,
+            optimizer=self.training.optimizer,
+            learning_rate=self.training.learning_rate,
+            train_samples=profile.train_samples,
+            val_samples=profile.val_samples,
+            test_samples=profile.test_samples,
+        )
+
+
+class Project:
+    """Params plus the directory they are relative to; resolves every path the lab writes."""
+
+    def __init__(self, params: Params, root: Path, params_path: Path):
+        self.params = params
+        self.root = root
+        self.params_path = params_path
+
+    def path(self, relative: str) -> Path:
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+    @property
+    def prepared_dir(self) -> Path:
+        return self.path(self.params.data.prepared_dir)
+
+    @property
+    def results_dir(self) -> Path:
+        return self.path(self.params.results_dir)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.path(self.params.reports_dir)
+
+    def data_dir(self) -> Path | None:
+        """The IDX directory: $CNN_LAB_DATA_DIR, else params `data.dir`, else none."""
+        configured = os.environ.get(DATA_DIR_ENV) or self.params.data.dir
+        return self.path(configured) if configured else None
+
+    def grid_path(self) -> Path:
+        return self.path(self.params.active.grid)
+
+    def load_grid(self) -> GridSpec:
+        return load_grid(self.grid_path())
+
+
+def load_grid(path: Path) -> GridSpec:
+    return load_yaml_model(path, GridSpec)
+
+
+def load_project(params_path: Path | None = None) -> Project:
+    """Load params.yaml (or $CNN_LAB_PARAMS, or the given path) into a Project."""
+    if params_path is None:
+        params_path = Path(os.environ.get(PARAMS_ENV, "params.yaml"))
+    params_path = params_path.resolve()
+    params = load_yaml_model(params_path, Params)
+    return Project(params, params_path.parent, params_path)

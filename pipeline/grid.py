@@ -1,0 +1,82 @@
+"""Expanding a GridSpec into runs: deterministic order, stable ids, infeasible cells marked.
+
+`one_at_a_time` varies each axis (or each crossed group of axes) away from the baseline while
+holding the rest at baseline values; `factorial` takes the full product of all levels. CNN
+axes only multiply CNN variants, and Dense axes only Dense variants.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from pipeline.shapes import check_feasible
+from pipeline.specs import GridSpec, ModelSpec, RunSpec, TrainingConfig
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One cell of the grid for one seed; `infeasible` holds the reason when it cannot train."""
+
+    spec: RunSpec
+    infeasible: str | None = None
+
+
+def axis_groups(axes: dict[str, list], crossed: list[list[str]]) -> list[tuple[str, ...]]:
+    """Axes with levels, grouped: each crossed group once (at its first axis), others alone."""
+    group_of = {axis: tuple(group) for group in crossed for axis in group}
+    groups: list[tuple[str, ...]] = []
+    for axis, levels in axes.items():
+        group = group_of.get(axis, (axis,))
+        if levels and group not in groups:
+            groups.append(group)
+    return groups
+
+
+def expand_models(baseline: ModelSpec, axes: dict[str, list], crossed: list[list[str]],
+                  design: str) -> list[ModelSpec]:
+    """Unique model specs of one block (cnn or dense), baseline first."""
+    base = baseline.model_dump()
+    active = {axis: levels for axis, levels in axes.items() if levels}
+    if design == "factorial":
+        groups = [tuple(active)] if active else []
+    else:
+        groups = axis_groups(active, crossed)
+    specs = [baseline]
+    seen = {_key(baseline)}
+    for group in groups:
+        for combo in itertools.product(*(active.get(axis, [base[axis]]) for axis in group)):
+            spec = ModelSpec.model_validate({**base, **dict(zip(group, combo, strict=True))})
+            if _key(spec) not in seen:
+                seen.add(_key(spec))
+                specs.append(spec)
+    return specs
+
+
+def _key(spec: ModelSpec) -> str:
+    return repr(sorted(spec.canonical().items()))
+
+
+def grid_models(grid: GridSpec) -> list[ModelSpec]:
+    """Every model of the grid: CNN variants first, then Dense variants."""
+    models: list[ModelSpec] = []
+    if grid.cnn is not None:
+        models += expand_models(grid.cnn.baseline, grid.cnn.axes.model_dump(), grid.cnn.crossed,
+                                grid.design)
+    if grid.dense is not None:
+        models += expand_models(grid.dense.baseline, grid.dense.axes.model_dump(), [],
+                                grid.design)
+    return models
+
+
+def expand(grid: GridSpec, training: TrainingConfig) -> list[GridRun]:
+    """All runs of the grid in a fixed order: dataset, then model, then seed."""
+    runs = []
+    models = grid_models(grid)
+    reasons = {_key(model): check_feasible(model) for model in models}
+    for dataset in grid.datasets:
+        for model in models:
+            for seed in grid.seeds:
+                spec = RunSpec(dataset=dataset, seed=seed, model=model, training=training)
+                runs.append(GridRun(spec, reasons[_key(model)]))
+    return runs

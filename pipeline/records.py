@@ -1,0 +1,74 @@
+"""Per-run result files: one JSON per variant and seed, the unit of caching and resuming.
+
+A record is reused only when its cache key matches: the run spec, the prepared data digest
+and the fingerprint of the code that trains. Anything else trains again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from pipeline.specs import RunSpec, stable_hash
+
+TRAINING_CODE = ("specs.py", "shapes.py", "models.py", "inputs.py", "train.py")
+DONE, INFEASIBLE, FAILED = "done", "infeasible", "failed"
+
+
+def code_fingerprint() -> str:
+    """sha256 of the modules that decide what a trained model is; changes retrain everything."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for name in TRAINING_CODE:
+        digest.update(name.encode())
+        digest.update((package / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cache_key(spec: RunSpec, data_digest: str, code_version: str) -> str:
+    return stable_hash({"run": spec.model_dump(mode="json"), "data": data_digest,
+                        "code": code_version}, 16)
+
+
+def record_path(results_dir: Path, spec: RunSpec) -> Path:
+    return results_dir / f"{spec.run_key}.json"
+
+
+def read_record(path: Path) -> dict | None:
+    """A record, or None when it is absent or unreadable (a half-written file is not trusted)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Atomic write: a killed process never leaves a half-written record behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    temporary.replace(path)
+
+
+def reusable(record: dict | None, key: str) -> bool:
+    """True when a stored record answers this run: same key, and done or infeasible."""
+    return bool(record) and record.get("cache_key") == key and record.get("status") in (
+        DONE, INFEASIBLE)
+
+
+def base_record(spec: RunSpec, key: str, data_digest: str, code_version: str) -> dict:
+    """The fields every record has, whatever its status."""
+    return {
+        "run_key": spec.run_key,
+        "variant_id": spec.variant_id,
+        "name": spec.name,
+        "dataset": spec.dataset,
+        "seed": spec.seed,
+        "spec": spec.model_dump(mode="json"),
+        "params": spec.flat_params(),
+        "cache_key": key,
+        "data_digest": data_digest,
+        "code_version": code_version,
+    }

@@ -1,0 +1,147 @@
+"""The DVC `train` stage: run every grid cell that has no valid result yet.
+
+Planning (which cells are cached, infeasible or pending) needs no TensorFlow, so an
+up-to-date grid costs well under a second; TensorFlow is imported once, only when
+something has to train. Results are written one file per run as each finishes, so a
+killed stage resumes with the unfinished runs only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipeline.config import Project
+from pipeline.datasets import load_prepared, prepared_digest
+from pipeline.grid import GridRun, expand
+from pipeline.progress import console, epoch_callback, make_progress, summary_table
+from pipeline.records import (
+    DONE,
+    INFEASIBLE,
+    base_record,
+    cache_key,
+    code_fingerprint,
+    read_record,
+    record_path,
+    reusable,
+    write_record,
+)
+from pipeline.specs import GridSpec
+
+
+@dataclass
+class GridPlan:
+    """The grid's runs sorted into what is already answered and what must train."""
+
+    grid: GridSpec
+    runs: list[GridRun]
+    pending: list[GridRun] = field(default_factory=list)
+    reused: list[GridRun] = field(default_factory=list)
+    infeasible: list[GridRun] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+    code_version: str = ""
+
+
+@dataclass
+class GridOutcome:
+    plan: GridPlan
+    trained: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    parent_run_id: str | None = None
+    seconds: float = 0.0
+
+
+def plan_grid(project: Project, grid: GridSpec | None = None) -> GridPlan:
+    """Expand the grid and check each run's stored record against its cache key."""
+    grid = grid or project.load_grid()
+    runs = expand(grid, project.params.training_config())
+    plan = GridPlan(grid, runs, code_version=code_fingerprint())
+    plan.digests = {name: prepared_digest(project.prepared_dir, name) for name in grid.datasets}
+    for run in runs:
+        key = cache_key(run.spec, plan.digests[run.spec.dataset], plan.code_version)
+        path = record_path(project.results_dir, run.spec)
+        if run.infeasible:
+            plan.infeasible.append(run)
+            if not reusable(read_record(path), key):
+                record = base_record(run.spec, key, plan.digests[run.spec.dataset],
+                                     plan.code_version)
+                record.update(status=INFEASIBLE, reason=run.infeasible)
+                write_record(path, record)
+        elif reusable(read_record(path), key):
+            plan.reused.append(run)
+        else:
+            plan.pending.append(run)
+    return plan
+
+
+def run_grid(project: Project, grid: GridSpec | None = None) -> GridOutcome:
+    """Train every pending run of the grid, logging each to MLflow under one parent run."""
+    started = time.perf_counter()
+    plan = plan_grid(project, grid)
+    outcome = GridOutcome(plan)
+    console.print(f"grid [bold]{plan.grid.name}[/]: {len(plan.runs)} runs, "
+                  f"{len(plan.reused)} cached, {len(plan.infeasible)} infeasible, "
+                  f"{len(plan.pending)} to train")
+    if plan.pending:
+        train_pending(project, plan, outcome)
+    outcome.seconds = time.perf_counter() - started
+    print_summary(outcome)
+    return outcome
+
+
+def train_pending(project: Project, plan: GridPlan, outcome: GridOutcome) -> None:
+    from pipeline.execute import execute_run
+    from pipeline.tracking import Tracker
+
+    params = project.params
+    tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}")
+    parent_tags = {"grid": plan.grid.name, "profile": params.profile}
+    outcome.parent_run_id = tracker.start_parent(
+        f"grid {plan.grid.name} ({params.profile})",
+        {"grid": plan.grid.name, "profile": params.profile, "runs.total": len(plan.runs),
+         "runs.pending": len(plan.pending), "runs.cached": len(plan.reused),
+         "runs.infeasible": len(plan.infeasible)},
+        parent_tags)
+    status = "FAILED"
+    try:
+        with make_progress() as progress:
+            task = progress.add_task("training", total=len(plan.pending))
+            for dataset in plan.grid.datasets:
+                runs = [run for run in plan.pending if run.spec.dataset == dataset]
+                if not runs:
+                    continue
+                splits = load_prepared(project.prepared_dir, dataset)
+                for run in runs:
+                    label = run.spec.name
+                    progress.update(task, description=label)
+                    shown = epoch_callback(progress, task, label, run.spec.training.epochs)
+                    record = execute_run(run.spec, splits, tracker, outcome.parent_run_id,
+                                         plan.code_version, parent_tags,
+                                         params.mlflow.log_models, callbacks=[shown])
+                    write_record(record_path(project.results_dir, run.spec), record)
+                    (outcome.trained if record["status"] == DONE else outcome.failed).append(
+                        run.spec.run_key)
+                    progress.advance(task)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        tracker.finish_parent(outcome.parent_run_id,
+                              {"runs.trained": len(outcome.trained),
+                               "runs.failed": len(outcome.failed)},
+                              "FAILED" if outcome.failed and status == "FINISHED" else status)
+
+
+def print_summary(outcome: GridOutcome) -> None:
+    plan = outcome.plan
+    statuses = Counter({"trained": len(outcome.trained), "reused from cache": len(plan.reused),
+                        "infeasible": len(plan.infeasible), "failed": len(outcome.failed)})
+    rows = [(name, count) for name, count in statuses.items()]
+    rows.append(("wall time", f"{outcome.seconds:.1f} s"))
+    if outcome.parent_run_id:
+        rows.append(("MLflow parent run", outcome.parent_run_id))
+    console.print(summary_table(f"grid {plan.grid.name}: summary", rows))
+    for key in outcome.failed:
+        console.print(f"[red]failed[/] {key}: see results/runs/{key}.json")

@@ -1,0 +1,134 @@
+"""MLflow: where runs go, one experiment per grid, a parent run per execution, child runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from pipeline.config import Project
+
+EPOCH_METRICS = {"loss": "train/loss", "accuracy": "train/accuracy",
+                 "val_loss": "val/loss", "val_accuracy": "val/accuracy"}
+MODEL_REQUIREMENTS = [f"tensorflow-cpu=={metadata.version('tensorflow-cpu')}",
+                      f"keras=={metadata.version('keras')}"]
+
+
+def tracking_uri(project: Project) -> str:
+    """$MLFLOW_TRACKING_URI, else params `mlflow.tracking_uri`, else <project>/mlflow.db."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI") or project.params.mlflow.tracking_uri
+    if configured:
+        return configured
+    return f"sqlite:///{(project.root / 'mlflow.db').resolve()}"
+
+
+def git_commit(root: Path) -> str:
+    """HEAD of the project's git checkout, with `-dirty` when files changed; `unknown` off git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty.strip() else head
+
+
+def model_signature():
+    """Input: float32 images N x 28 x 28 x 1 in [0, 1]; output: N x 10 class probabilities."""
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
+
+    return ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), (-1, 28, 28, 1))]),
+                          outputs=Schema([TensorSpec(np.dtype("float32"), (-1, 10))]))
+
+
+class Tracker:
+    """One MLflow experiment, addressed by the project's tracking URI."""
+
+    def __init__(self, project: Project, experiment_name: str):
+        import mlflow
+
+        self.project = project
+        self.uri = tracking_uri(project)
+        mlflow.set_tracking_uri(self.uri)
+        self.client = mlflow.MlflowClient(self.uri)
+        self.experiment_name = experiment_name
+        self.experiment_id = self._ensure_experiment()
+        self.commit = git_commit(project.root)
+
+    def _ensure_experiment(self) -> str:
+        existing = self.client.get_experiment_by_name(self.experiment_name)
+        if existing is not None:
+            return existing.experiment_id
+        artifact_location = None
+        if self.uri.startswith("sqlite:"):
+            root = (self.project.root / "mlartifacts").resolve()
+            artifact_location = root.as_uri()
+        try:
+            return self.client.create_experiment(self.experiment_name,
+                                                 artifact_location=artifact_location)
+        except Exception:
+            existing = self.client.get_experiment_by_name(self.experiment_name)
+            if existing is None:
+                raise
+            return existing.experiment_id
+
+    def start_parent(self, run_name: str, params: dict, tags: dict) -> str:
+        """Open a parent run (left RUNNING until `finish_parent`) and return its id."""
+        run = self.client.create_run(self.experiment_id, run_name=run_name,
+                                     tags={"git_commit": self.commit, "kind": "parent", **tags})
+        for name, value in params.items():
+            self.client.log_param(run.info.run_id, name, value)
+        return run.info.run_id
+
+    def finish_parent(self, run_id: str, metrics: dict[str, float], status: str) -> None:
+        for name, value in metrics.items():
+            self.client.log_metric(run_id, name, value)
+        self.client.set_terminated(run_id, status=status)
+
+    def open_child(self, parent_run_id: str | None, run_name: str, params: dict,
+                   tags: dict) -> str:
+        """Start a child run under `parent_run_id` as the active run; returns its id."""
+        import mlflow
+
+        run = mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name,
+                               parent_run_id=parent_run_id,
+                               tags={"git_commit": self.commit, "kind": "child", **tags})
+        mlflow.log_params(params)
+        return run.info.run_id
+
+    @staticmethod
+    def close_child(status: str, tags: dict[str, str]) -> None:
+        """End the active child run with an MLflow status (FINISHED, FAILED, KILLED)."""
+        import mlflow
+
+        mlflow.set_tags(tags)
+        mlflow.end_run(status=status)
+
+    def epoch_callback(self):
+        """A Keras callback that logs train/val loss and accuracy to the active run per epoch."""
+        import keras
+        import mlflow
+
+        class EpochLogger(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                values = {EPOCH_METRICS[name]: float(value)
+                          for name, value in (logs or {}).items() if name in EPOCH_METRICS}
+                mlflow.log_metrics(values, step=epoch + 1)
+
+        return EpochLogger()
+
+    def log_outcome(self, outcome, log_model: bool) -> None:
+        """Final metrics, the model summary and (optionally) the trained model."""
+        import mlflow
+
+        mlflow.log_metrics(outcome.metrics)
+        mlflow.log_text(outcome.summary, "model_summary.txt")
+        if log_model:
+            import mlflow.keras
+
+            mlflow.keras.log_model(outcome.model, name="model", signature=model_signature(),
+                                   pip_requirements=MODEL_REQUIREMENTS)

@@ -1,0 +1,98 @@
+"""The one training function: grid cells and sweep trials both train through `train_run`."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.datasets import Splits
+from pipeline.inputs import make_dataset
+from pipeline.memory import PeakMemory
+from pipeline.models import build_model, summary_text
+from pipeline.sampling import stratified_indices
+from pipeline.shapes import count_flops
+from pipeline.specs import RunSpec
+
+SUBSET_SEED = 0  # every run of a profile trains on the same subset; seeds vary init and order
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run is recorded as failed with this reason."""
+
+
+@dataclass
+class TrainOutcome:
+    """What a finished run measured; `model` is the trained Keras model."""
+
+    model: object
+    summary: str
+    history: dict[str, list[float]]
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def take(images: np.ndarray, labels: np.ndarray, limit: int | None):
+    """A fixed stratified subset of at most `limit` samples."""
+    if limit is None or limit >= len(labels):
+        return images, labels
+    index = stratified_indices(labels, limit, SUBSET_SEED)
+    return images[index], labels[index]
+
+
+def make_optimizer(name: str, learning_rate: float):
+    import keras
+
+    classes = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+               "rmsprop": keras.optimizers.RMSprop}
+    return classes[name](learning_rate=learning_rate)
+
+
+def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = ()) -> TrainOutcome:
+    """Train `spec` on `splits` and evaluate it once on the test set.
+
+    Validation data drives per-epoch metrics (and pruning in sweeps); the test set is only
+    touched after training. Raises InfeasibleSpec before building, TrainingDiverged on NaN.
+    """
+    import keras
+
+    training = spec.training
+    x_train, y_train = take(splits.x_train, splits.y_train, training.train_samples)
+    x_val, y_val = take(splits.x_val, splits.y_val, training.val_samples)
+    x_test, y_test = take(splits.x_test, splits.y_test, training.test_samples)
+
+    keras.utils.set_random_seed(spec.seed)
+    model = build_model(spec.model)
+    model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    train_data = make_dataset(x_train, y_train, training.batch_size, shuffle_seed=spec.seed)
+    val_data = make_dataset(x_val, y_val, 256, shuffle_seed=None)
+    test_data = make_dataset(x_test, y_test, 256, shuffle_seed=None)
+
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        fitted = model.fit(train_data, validation_data=val_data, epochs=training.epochs,
+                           verbose=0, shuffle=False,
+                           callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks])
+        train_seconds = time.perf_counter() - started
+    history = {name: [float(value) for value in values]
+               for name, values in fitted.history.items()}
+    losses = history.get("loss", [])
+    if not losses or not all(math.isfinite(value) for value in losses):
+        raise TrainingDiverged(f"training loss became {losses[-1] if losses else 'undefined'}"
+                               f" after {len(losses)} epoch(s); lower the learning rate")
+    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+    epochs_run = len(losses)
+    metrics = {
+        "test/accuracy": float(test_accuracy),
+        "test/loss": float(test_loss),
+        "model/params": float(model.count_params()),
+        "model/flops": float(count_flops(spec.model)),
+        "time/train_s": train_seconds,
+        "time/samples_per_s": len(y_train) * epochs_run / train_seconds,
+        "memory/peak_rss_mb": memory.peak_mb,
+        "data/train_samples": float(len(y_train)),
+        "train/epochs": float(epochs_run),
+    }
+    return TrainOutcome(model, summary_text(model), history, metrics)
