@@ -25,7 +25,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="params file (default: $CNN_LAB_PARAMS or ./params.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prepare", help="verify the IDX files and write data/prepared/")
-    commands.add_parser("train", help="train every grid run without a valid result")
+    train = commands.add_parser("train", help="train every grid run without a valid result")
+    add_storage_options(train)
+    train.add_argument("--no-work", action="store_true",
+                       help="with --storage: only enqueue and wait for other workers")
+    worker = commands.add_parser("worker", help="join a grid or sweep study on shared storage")
+    add_storage_options(worker)
+    worker.add_argument("--max-runs", type=int, default=None, help="stop after N cells")
+    worker.add_argument("--trials", type=int, default=10, help="trials to add (sweep studies)")
+    worker.add_argument("--no-wait", action="store_true",
+                        help="leave when no cell is waiting, even if others still run")
+    worker.add_argument("--threads", type=int, default=None,
+                        help="TensorFlow intra/inter-op threads for this worker")
+    sweep = commands.add_parser("sweep", help="create or resume an Optuna sweep")
+    sweep.add_argument("spec", type=Path, help="sweep spec, e.g. experiments/sweep.yaml")
+    sweep.add_argument("--trials", type=int, default=30, help="trials to add to the study")
+    sweep.add_argument("--storage", default=None, help="Optuna storage URL (overrides spec)")
+    sweep.add_argument("--no-best", action="store_true",
+                       help="skip the test-set evaluation of the best trial")
+    dashboard = commands.add_parser("dashboard", help="optuna-dashboard on a study storage")
+    dashboard.add_argument("--storage", default=None,
+                           help="default: the sweeps' SQLite store optuna/studies.db")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8080)
     commands.add_parser("report", help="write reports/ablation.md, results.csv and figures")
     plan = commands.add_parser("plan", help="list the grid's runs and whether each is cached")
     plan.add_argument("--all", action="store_true", help="list cached runs too")
@@ -33,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     return parser
+
+
+def add_storage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", default=None,
+                        help="Optuna storage shared by workers: journal:///abs/file.log, "
+                             "sqlite:///abs/file.db, postgresql://user:pw@host/db "
+                             "(default: params `workers.storage`)")
+    parser.add_argument("--study", default=None, help="study name (default: grid-<grid name>)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,10 +89,20 @@ def dispatch(arguments: argparse.Namespace) -> int:
 
         prepare_all(project)
     elif arguments.command == "train":
-        from pipeline.runner import run_grid
+        return train(project, arguments)
+    elif arguments.command == "worker":
+        return join_study(project, arguments)
+    elif arguments.command == "sweep":
+        from pipeline.sweep import load_sweep, run_sweep
+        from pipeline.sweep_report import write_sweep_report
 
-        outcome = run_grid(project)
-        return 1 if outcome.failed else 0
+        sweep = load_sweep(arguments.spec)
+        outcome = run_sweep(project, sweep, arguments.trials, arguments.storage,
+                            evaluate_best=not arguments.no_best)
+        path = write_sweep_report(outcome.study, sweep.dataset, project.reports_dir)
+        console.print(f"sweep report: {path}")
+    elif arguments.command == "dashboard":
+        return serve_dashboard(project, arguments)
     elif arguments.command == "report":
         from pipeline.report import build_report
 
@@ -74,6 +114,82 @@ def dispatch(arguments: argparse.Namespace) -> int:
     elif arguments.command == "ui":
         return serve_ui(project, arguments.host, arguments.port)
     return 0
+
+
+def worker_settings(project):
+    from pipeline.workers import WorkerSettings
+
+    workers = project.params.workers
+    return WorkerSettings(heartbeat_s=workers.heartbeat_s, grace_s=workers.grace_s)
+
+
+def train(project, arguments) -> int:
+    """The DVC train stage: in this process, or through a shared storage with workers."""
+    storage = arguments.storage or project.params.workers.storage
+    if storage is None:
+        from pipeline.runner import run_grid
+
+        outcome = run_grid(project)
+    else:
+        from pipeline.workers import run_grid_with_workers
+
+        outcome = run_grid_with_workers(project, storage,
+                                        arguments.study or project.params.workers.study,
+                                        worker_settings(project),
+                                        work_here=not arguments.no_work)
+    if outcome.failed:
+        console.print(f"[yellow]{len(outcome.failed)} run(s) failed[/]; the report lists them. "
+                      "Fix the cause, then `dvc repro -f -s train` retrains only those.")
+    return 0
+
+
+def join_study(project, arguments) -> int:
+    """`pipeline worker`: take cells of a grid study, or add trials to a sweep study."""
+    import optuna
+
+    from pipeline.studies import open_storage
+
+    if arguments.threads:
+        from pipeline.train import limit_threads
+
+        limit_threads(arguments.threads)
+    url = arguments.storage or project.params.workers.storage
+    if url is None or arguments.study is None:
+        console.print("[bold red]error:[/] worker needs --storage URL and --study NAME")
+        return 2
+    try:
+        study = optuna.load_study(study_name=arguments.study, storage=open_storage(url))
+    except KeyError:
+        console.print(f"[bold red]error:[/] no study {arguments.study!r} in {url}")
+        return 2
+    if study.user_attrs.get("kind") == "sweep":
+        from pipeline.sweep import run_sweep, sweep_from_study
+
+        run_sweep(project, sweep_from_study(study), arguments.trials, url,
+                  evaluate_best=False, seed_offset=os.getpid())
+        return 0
+    from pipeline.workers import work
+
+    settings = worker_settings(project)
+    settings.max_runs = arguments.max_runs
+    settings.wait_for_running = not arguments.no_wait
+    outcome = work(study, project, settings)
+    console.print(f"worker done: {len(outcome.trained)} trained, {len(outcome.failed)} failed, "
+                  f"{len(outcome.reaped)} lost trials re-queued")
+    return 0
+
+
+def serve_dashboard(project, arguments) -> int:
+    from pipeline.studies import JOURNAL_PREFIX
+    from pipeline.sweep import default_storage
+
+    storage = arguments.storage or default_storage(project)
+    console.print(f"optuna-dashboard for {storage} on http://{arguments.host}:{arguments.port}")
+    if storage.startswith(JOURNAL_PREFIX):
+        storage = "/" + storage[len(JOURNAL_PREFIX):].lstrip("/")  # a journal file path
+    executable = Path(sys.executable).parent / "optuna-dashboard"
+    return subprocess.call([str(executable), storage, "--host", arguments.host,
+                            "--port", str(arguments.port)])
 
 
 def show_plan(plan, show_all: bool) -> None:

@@ -55,6 +55,16 @@ class MlflowConfig(Strict):
     log_models: bool = True
 
 
+class WorkersConfig(Strict):
+    """Shared Optuna storage for several workers on one grid (null: train in this process)."""
+
+    storage: str | None = Field(default=None, description="journal:///abs/path.log, "
+                                "sqlite:///abs/path.db or postgresql://user:pw@host/db")
+    study: str | None = Field(default=None, description="default grid-<grid name>")
+    heartbeat_s: float = Field(default=10.0, gt=0)
+    grace_s: float = Field(default=60.0, gt=0)
+
+
 class Params(Strict):
     """params.yaml, validated once at start."""
 
@@ -63,6 +73,7 @@ class Params(Strict):
     training: RecipeConfig = RecipeConfig()
     profiles: dict[str, ProfileConfig]
     mlflow: MlflowConfig = MlflowConfig()
+    workers: WorkersConfig = WorkersConfig()
     results_dir: str = "results/runs"
     reports_dir: str = "reports"
 

@@ -13,12 +13,14 @@ from pipeline.train import train_run
 
 def execute_run(spec: RunSpec, splits: Splits, tracker: Tracker, parent_run_id: str | None,
                 code_version: str, tags: dict[str, str] | None = None, log_model: bool = True,
-                callbacks: list | tuple = (), stop_exceptions: tuple[type, ...] = ()) -> dict:
+                callbacks: list | tuple = (), stop_exceptions: tuple[type, ...] = (),
+                evaluate_test: bool = True, on_start=None) -> dict:
     """Train `spec`, log params, per-epoch and final metrics, tags and artifacts; return record.
 
     A failure inside training (exception, NaN loss) is recorded as `failed` with its reason
     rather than raised, so a grid or sweep goes on. `stop_exceptions` (pruning) and
-    interrupts end the MLflow run as KILLED and propagate.
+    interrupts end the MLflow run as KILLED and propagate. `on_start(run_id)` is called once
+    the MLflow run exists (workers store the id so a dead worker's run can be closed).
     """
     key = cache_key(spec, splits.digest, code_version)
     record = base_record(spec, key, splits.digest, code_version)
@@ -27,9 +29,12 @@ def execute_run(spec: RunSpec, splits: Splits, tracker: Tracker, parent_run_id: 
                 "data_digest": splits.digest, "code_version": code_version, **(tags or {})}
     run_id = tracker.open_child(parent_run_id, spec.name, spec.flat_params(), run_tags)
     record["mlflow_run_id"] = run_id
+    if on_start is not None:
+        on_start(run_id)
     started = time.time()
     try:
-        outcome = train_run(spec, splits, callbacks=[tracker.epoch_callback(), *callbacks])
+        outcome = train_run(spec, splits, callbacks=[tracker.epoch_callback(), *callbacks],
+                            evaluate_test=evaluate_test)
         tracker.log_outcome(outcome, log_model)
     except (KeyboardInterrupt, *stop_exceptions) as stop:
         reason = "pruned" if not isinstance(stop, KeyboardInterrupt) else "interrupted"

@@ -58,3 +58,30 @@ def accuracy_vs_params(variants: pd.DataFrame, datasets: list[str], path: Path) 
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def history_figure(study, path: Path) -> Path:
+    """Validation accuracy per trial, pruned and failed trials marked, best so far as a line."""
+    from optuna.trial import TrialState
+
+    figure, axes = plt.subplots(figsize=(6.5, 3.6))
+    best, best_line, numbers = float("-inf"), [], []
+    for trial in study.trials:
+        if trial.state == TrialState.COMPLETE:
+            axes.scatter(trial.number, trial.value, color="tab:blue", s=18)
+            best = max(best, trial.value)
+        elif trial.state == TrialState.PRUNED and trial.intermediate_values:
+            last = trial.intermediate_values[max(trial.intermediate_values)]
+            axes.scatter(trial.number, last, color="tab:gray", marker="x", s=18)
+        if best > float("-inf"):
+            numbers.append(trial.number)
+            best_line.append(best)
+    axes.plot(numbers, best_line, color="tab:red", label="best so far")
+    axes.set_xlabel("trial")
+    axes.set_ylabel("validation accuracy")
+    axes.set_title(f"{study.study_name}: optimization history (x = pruned)", fontsize=10)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -33,6 +33,14 @@ class TrainOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+def limit_threads(threads: int) -> None:
+    """Cap TensorFlow's intra- and inter-op thread pools (call before any training)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 def take(images: np.ndarray, labels: np.ndarray, limit: int | None):
     """A fixed stratified subset of at most `limit` samples."""
     if limit is None or limit >= len(labels):
@@ -49,11 +57,13 @@ def make_optimizer(name: str, learning_rate: float):
     return classes[name](learning_rate=learning_rate)
 
 
-def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = ()) -> TrainOutcome:
-    """Train `spec` on `splits` and evaluate it once on the test set.
+def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = (),
+              evaluate_test: bool = True) -> TrainOutcome:
+    """Train `spec` on `splits`, then evaluate it once on the test set if `evaluate_test`.
 
     Validation data drives per-epoch metrics (and pruning in sweeps); the test set is only
-    touched after training. Raises InfeasibleSpec before building, TrainingDiverged on NaN.
+    touched after training, and sweeps skip it so that it never guides a choice.
+    Raises InfeasibleSpec before building, TrainingDiverged on NaN.
     """
     import keras
 
@@ -68,7 +78,7 @@ def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = ()) -> Tr
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_data = make_dataset(x_train, y_train, training.batch_size, shuffle_seed=spec.seed)
     val_data = make_dataset(x_val, y_val, 256, shuffle_seed=None)
-    test_data = make_dataset(x_test, y_test, 256, shuffle_seed=None)
+    test_data = make_dataset(x_test, y_test, 256, shuffle_seed=None) if evaluate_test else None
 
     with PeakMemory() as memory:
         started = time.perf_counter()
@@ -82,11 +92,8 @@ def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = ()) -> Tr
     if not losses or not all(math.isfinite(value) for value in losses):
         raise TrainingDiverged(f"training loss became {losses[-1] if losses else 'undefined'}"
                                f" after {len(losses)} epoch(s); lower the learning rate")
-    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
     epochs_run = len(losses)
     metrics = {
-        "test/accuracy": float(test_accuracy),
-        "test/loss": float(test_loss),
         "model/params": float(model.count_params()),
         "model/flops": float(count_flops(spec.model)),
         "time/train_s": train_seconds,
@@ -95,4 +102,7 @@ def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = ()) -> Tr
         "data/train_samples": float(len(y_train)),
         "train/epochs": float(epochs_run),
     }
+    if evaluate_test:
+        test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+        metrics.update({"test/accuracy": float(test_accuracy), "test/loss": float(test_loss)})
     return TrainOutcome(model, summary_text(model), history, metrics)

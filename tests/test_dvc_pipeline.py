@@ -1,0 +1,77 @@
+"""End to end: `dvc repro` of the smoke profile in a temporary copy of the repository."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+COPIED = ("pipeline", "experiments", "dvc.yaml", "params.yaml", ".dvcignore")
+
+
+def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture
+def dvc_repo(tmp_path, synthetic_data_dir):
+    repo = tmp_path / "lab"
+    repo.mkdir()
+    for name in COPIED:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, repo / name)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["profile"] = "smoke"
+    params["data"].update(dir=str(synthetic_data_dir), verify_digests=False,
+                          allow_download=False, validation_size=200)
+    params["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(repo)}
+    run(["git", "init", "-q"], repo, env)
+    run(["dvc", "init", "-q"], repo, env)
+    run(["dvc", "config", "core.analytics", "false"], repo, env)
+    return repo, env, params["mlflow"]["tracking_uri"]
+
+
+def test_dvc_repro_smoke_end_to_end(dvc_repo):
+    repo, env, uri = dvc_repo
+    first = run(["dvc", "repro"], repo, env)
+    assert "Running stage 'train'" in first.stdout
+
+    results = pd.read_csv(repo / "reports" / "results.csv")
+    assert len(results) == 2 * 7  # 2 datasets x 7 variants x 1 seed
+    assert (results["status"] == "done").sum() == 12
+    assert (results["status"] == "infeasible").sum() == 2
+    report = (repo / "reports" / "ablation.md").read_text()
+    for text in ("## Answers at a glance", "### Pooling", "### Kernel size × padding",
+                 "### CNN vs Dense", "## Infeasible and failed cells",
+                 "conv block 3 (kernel 5, padding valid)", "tensorflow-cpu 2.21.0"):
+        assert text in report, text
+    figures = sorted(path.name for path in (repo / "reports" / "figures").glob("*.png"))
+    assert "accuracy_vs_params.png" in figures and "mnist_pooling.png" in figures
+
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("cnn-ablation/smoke")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    assert sum(1 for r in runs if r.data.tags.get("kind") == "child") == 12
+
+    second = run(["dvc", "repro"], repo, env)
+    assert "Data and pipelines are up to date" in second.stdout, second.stdout
+    assert len(client.search_runs([experiment.experiment_id], max_results=1000)) == len(runs)
+
+    metrics = run(["dvc", "metrics", "show", "--json"], repo, env)
+    assert "baseline_test_accuracy" in metrics.stdout

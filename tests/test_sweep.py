@@ -1,0 +1,83 @@
+"""Optuna sweeps end to end: real SQLite storage, real MLflow store, resumable studies."""
+
+import mlflow
+import optuna
+import yaml
+from optuna.trial import TrialState
+
+from pipeline.cli import main
+from tests.conftest import REPO_ROOT
+
+
+def sweep_runs(project, name):
+    client = mlflow.MlflowClient(project.params.mlflow.tracking_uri)
+    experiment = client.get_experiment_by_name(f"cnn-ablation/sweep-{name}")
+    return client.search_runs([experiment.experiment_id], max_results=1000)
+
+
+def test_smoke_sweep_runs_and_resumes(project):
+    storage = f"sqlite:///{project.root / 'optuna.db'}"
+    command = ["--params", str(project.params_path), "sweep",
+               str(REPO_ROOT / "experiments" / "sweep_smoke.yaml"), "--trials", "6",
+               "--storage", storage]
+    assert main(command) == 0
+    study = optuna.load_study(study_name="smoke", storage=storage)
+    assert len(study.trials) == 6
+    assert all(trial.state != TrialState.RUNNING for trial in study.trials)
+    best = study.user_attrs["best_evaluation"]
+    assert 0.0 <= best["test_accuracy"] <= 1.0
+    assert best["trial_number"] == study.best_trial.number
+
+    runs = sweep_runs(project, "smoke")
+    trials = [run for run in runs if run.data.tags.get("kind") == "child"
+              and "role" not in run.data.tags]
+    assert sorted(int(run.data.tags["trial_number"]) for run in trials) == list(range(6))
+    for run in trials:
+        assert run.data.tags["study_name"] == "smoke"
+        assert "model.arch" in run.data.params and "training.learning_rate" in run.data.params
+        assert "test/accuracy" not in run.data.metrics, "trials must not see the test set"
+    pruned = [t.number for t in study.trials if t.state == TrialState.PRUNED]
+    assert sorted(int(r.data.tags["trial_number"]) for r in trials
+                  if r.data.tags["status"] == "pruned") == pruned
+    assert sum(1 for run in runs if run.data.tags.get("kind") == "parent") == 1
+
+    report = (project.reports_dir / "sweep-smoke.md").read_text()
+    assert "## Best trial" in report and "Parameter importances" in report
+    assert (project.reports_dir / "figures" / "sweep-smoke-history.png").is_file()
+
+    assert main(command) == 0
+    study = optuna.load_study(study_name="smoke", storage=storage)
+    assert len(study.trials) == 12
+    assert sum(1 for run in sweep_runs(project, "smoke")
+               if run.data.tags.get("kind") == "parent") == 2
+
+
+def test_failing_trials_are_recorded_and_the_sweep_goes_on(project, tmp_path):
+    spec = yaml.safe_load((REPO_ROOT / "experiments" / "sweep_smoke.yaml").read_text())
+    spec["name"] = "broken"
+    spec["space"].update(arch=["cnn"], kernel_size=[5], padding=["valid"], pooling=["max"])
+    path = tmp_path / "sweep_broken.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    assert main(["--params", str(project.params_path), "sweep", str(path), "--trials", "2",
+                 "--storage", storage]) == 0
+    study = optuna.load_study(study_name="broken", storage=storage)
+    assert [trial.state for trial in study.trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert "InfeasibleSpec: conv block 3" in study.trials[0].user_attrs["failure_reason"]
+    statuses = [run.info.status for run in sweep_runs(project, "broken")
+                if run.data.tags.get("kind") == "child"]
+    assert statuses == ["FAILED", "FAILED"]
+
+
+def test_changed_spec_under_the_same_name_is_refused(project, tmp_path, capsys):
+    spec = yaml.safe_load((REPO_ROOT / "experiments" / "sweep_smoke.yaml").read_text())
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    base = ["--params", str(project.params_path), "sweep", str(path), "--storage", storage,
+            "--no-best"]
+    assert main([*base, "--trials", "1"]) == 0
+    spec["epochs"] = 3
+    path.write_text(yaml.safe_dump(spec))
+    assert main([*base, "--trials", "1"]) == 2
+    assert "created from a different sweep spec" in capsys.readouterr().err.replace("\n", " ")

@@ -1,0 +1,135 @@
+"""Several worker processes on one grid through a real shared storage (PostgreSQL, journal)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from pipeline.config import load_project
+from pipeline.grid import expand
+from pipeline.prepare import prepare_all
+from pipeline.studies import open_storage
+from pipeline.workers import collect_results, enqueue_grid
+from tests.conftest import REPO_ROOT, TINY_GRID, write_project
+from tests.servers import mlflow_server, postgres_server
+
+GRID = {**TINY_GRID, "name": "workers", "seeds": [0, 1]}  # 10 trainable cells, 2 infeasible
+
+
+def make_project(root, data_dir, tracking_uri, **profile):
+    path = write_project(root, data_dir, grid=GRID, **profile)
+    params = yaml.safe_load(path.read_text())
+    params["mlflow"]["tracking_uri"] = tracking_uri
+    params["workers"] = {"heartbeat_s": 0.5, "grace_s": 4.0}
+    path.write_text(yaml.safe_dump(params))
+    project = load_project(path)
+    prepare_all(project)
+    return project
+
+
+def start_worker(project, storage, study):
+    command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "worker",
+               "--storage", storage, "--study", study, "--threads", "1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = (project.root / f"worker-{time.monotonic_ns()}.log").open("w")
+    return subprocess.Popen(command, cwd=project.root, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def wait_all(processes, timeout=600):
+    deadline = time.time() + timeout
+    for process in processes:
+        process.wait(timeout=max(1, deadline - time.time()))
+
+
+def expected_keys(project):
+    return {run.spec.run_key for run in expand(project.load_grid(),
+                                               project.params.training_config())
+            if not run.infeasible}
+
+
+def assert_each_cell_done_once(project, study):
+    complete = [trial.user_attrs["run_key"] for trial in study.get_trials()
+                if trial.state == TrialState.COMPLETE]
+    assert sorted(complete) == sorted(set(complete)), "a cell was trained twice"
+    assert set(complete) == expected_keys(project)
+    assert not study.get_trials(states=(TrialState.WAITING, TrialState.RUNNING))
+    assert collect_results(study, project) >= 0
+    stored = {path.stem for path in project.results_dir.glob("*.json")
+              if json.loads(path.read_text())["status"] == "done"}
+    assert stored == expected_keys(project)
+
+
+def finished_child_keys(tracking_uri):
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("cnn-ablation/workers")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    return [run.data.tags["run_key"] for run in runs
+            if run.data.tags.get("kind") == "child" and run.info.status == "FINISHED"]
+
+
+def two_workers_finish_grid(project, storage_url, tracking_uri):
+    study, plan, _ = enqueue_grid(project, storage_url)
+    assert len(plan.pending) == 10
+    workers = [start_worker(project, storage_url, study.study_name) for _ in range(2)]
+    wait_all(workers)
+    assert [worker.returncode for worker in workers] == [0, 0]
+    study = optuna.load_study(study_name=study.study_name, storage=open_storage(storage_url))
+    assert_each_cell_done_once(project, study)
+    keys = finished_child_keys(tracking_uri)
+    assert sorted(keys) == sorted(expected_keys(project)), "one MLflow child run per cell"
+    trained_by = {trial.system_attrs["lab:worker"] for trial in study.get_trials()}
+    return trained_by
+
+
+def test_two_workers_on_postgresql(tmp_path, synthetic_data_dir):
+    with postgres_server(("optuna", "mlflow")) as urls:
+        project = make_project(tmp_path / "project", synthetic_data_dir, urls["mlflow"])
+        two_workers_finish_grid(project, urls["optuna"], urls["mlflow"])
+
+
+def test_two_workers_on_journal_file_with_mlflow_server(tmp_path, synthetic_data_dir):
+    with mlflow_server(tmp_path) as url:
+        project = make_project(tmp_path / "project", synthetic_data_dir, url)
+        storage = f"journal:///{tmp_path / 'journal' / 'grid.log'}"
+        two_workers_finish_grid(project, storage, url)
+
+
+@pytest.mark.parametrize("backend", ["journal"])
+def test_killed_worker_loses_no_cell(tmp_path, synthetic_data_dir, backend):
+    project = make_project(tmp_path / "project", synthetic_data_dir,
+                           f"sqlite:///{tmp_path / 'mlflow.db'}", epochs=3, train_samples=600)
+    storage = f"journal:///{tmp_path / 'grid.log'}"
+    study, _, _ = enqueue_grid(project, storage)
+    victim, survivor = (start_worker(project, storage, study.study_name) for _ in range(2))
+    victim_tag = f":{victim.pid}"
+    deadline = time.time() + 300
+    killed_trial = None
+    while killed_trial is None and time.time() < deadline:
+        for trial in study.get_trials(states=(TrialState.RUNNING,)):
+            if str(trial.system_attrs.get("lab:worker", "")).endswith(victim_tag):
+                victim.send_signal(signal.SIGKILL)
+                killed_trial = trial.number
+                break
+        assert victim.poll() is None or killed_trial is not None, "victim ended early"
+        time.sleep(0.05)
+    assert killed_trial is not None, "the victim never started a cell"
+    victim.wait(timeout=30)
+    wait_all([survivor])
+    assert survivor.returncode == 0
+    study = optuna.load_study(study_name=study.study_name, storage=open_storage(storage))
+    assert_each_cell_done_once(project, study)
+    lost = study.trials[killed_trial]
+    assert lost.state == TrialState.FAIL
+    assert lost.user_attrs["failure_reason"].startswith("worker lost: no heartbeat")
+    retried = [t for t in study.trials if t.system_attrs.get("lab:retry_of") == killed_trial]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
