@@ -19,22 +19,22 @@ def factor_bars(rows: pd.DataFrame, labels: list[str], title: str, path: Path) -
     positions = range(len(rows))
     means = rows["accuracy_mean"].fillna(0.0)
     axes.bar(positions, means, yerr=rows["accuracy_sd"], capsize=4, color="tab:blue")
-    for position, (_, row) in zip(positions, rows.iterrows(), strict=True):
-        if pd.isna(row["accuracy_mean"]):
-            axes.text(position, 0.02, row["status"], rotation=90, ha="center", va="bottom",
-                      color="tab:red")
-        else:
-            axes.text(position, row["accuracy_mean"], f"{row['accuracy_mean']:.3f}",
-                      ha="center", va="bottom", fontsize=8)
     finite = rows["accuracy_mean"].dropna()
     if not finite.empty:
         low = max(0.0, float(finite.min()) - 0.05)
         axes.set_ylim(low, min(1.0, float(finite.max()) + 0.02))
+    bottom, top = axes.get_ylim()
+    for position, (_, row) in zip(positions, rows.iterrows(), strict=True):
+        if pd.isna(row["accuracy_mean"]):
+            axes.text(position, bottom + 0.05 * (top - bottom), row["status"], rotation=90,
+                      ha="center", va="bottom", color="tab:red")
+        else:
+            axes.text(position, row["accuracy_mean"], f"{row['accuracy_mean']:.3f}",
+                      ha="center", va="bottom", fontsize=8)
     axes.set_xticks(list(positions), labels, rotation=20, ha="right", fontsize=8)
     axes.set_ylabel("test accuracy")
     axes.set_title(title, fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
     return path
 
@@ -54,8 +54,7 @@ def accuracy_vs_params(variants: pd.DataFrame, datasets: list[str], path: Path) 
         panel.set_title(dataset, fontsize=10)
         panel.grid(alpha=0.3)
         panel.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
     return path
 
@@ -81,7 +80,6 @@ def history_figure(study, path: Path) -> Path:
     axes.set_ylabel("validation accuracy")
     axes.set_title(f"{study.study_name}: optimization history (x = pruned)", fontsize=10)
     axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
     return path

@@ -1,4 +1,4 @@
-"""reports/sweep-<name>.md: best trial, optimization history, importances, grid comparison."""
+"""reports/sweeps/<name>.md: best trial, optimization history, importances, grid comparison."""
 
 from __future__ import annotations
 
@@ -34,10 +34,12 @@ def grid_best(reports_dir: Path, dataset: str) -> tuple[str, float] | None:
 
 
 def write_sweep_report(study: optuna.Study, dataset: str, reports_dir: Path) -> Path:
-    figures = reports_dir / "figures"
+    """reports/sweeps/<study>.md and its figure (outside the DVC-managed grid report files)."""
+    sweeps_dir = reports_dir / "sweeps"
+    figures = sweeps_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     name = study.study_name
-    figure = history_figure(study, figures / f"sweep-{name}-history.png")
+    figure = history_figure(study, figures / f"{name}-history.png")
     counts: dict[str, int] = {}
     for trial in study.trials:
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
@@ -60,7 +62,7 @@ def write_sweep_report(study: optuna.Study, dataset: str, reports_dir: Path) -> 
             lines += [f"Against the grid: the grid's best on {dataset} is `{compared[0]}` at "
                       f"{compared[1]:.4f} test accuracy; the sweep's best is {gap:+.4f} from it "
                       f"(budgets may differ: see each report's profile).", ""]
-    lines += ["## Optimization history", "", f"![history]({figure.relative_to(reports_dir)})",
+    lines += ["## Optimization history", "", f"![history]({figure.relative_to(sweeps_dir)})",
               "", "## Parameter importances (fANOVA)", ""]
     found = importances(study)
     if isinstance(found, str):
@@ -68,6 +70,6 @@ def write_sweep_report(study: optuna.Study, dataset: str, reports_dir: Path) -> 
     else:
         lines += [markdown_table(["param", "importance"],
                                  [[key, f"{value:.3f}"] for key, value in found.items()]), ""]
-    path = reports_dir / f"sweep-{name}.md"
+    path = sweeps_dir / f"{name}.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -41,9 +41,10 @@ def test_smoke_sweep_runs_and_resumes(project):
                   if r.data.tags["status"] == "pruned") == pruned
     assert sum(1 for run in runs if run.data.tags.get("kind") == "parent") == 1
 
-    report = (project.reports_dir / "sweep-smoke.md").read_text()
+    report = (project.reports_dir / "sweeps" / "smoke.md").read_text()
     assert "## Best trial" in report and "Parameter importances" in report
-    assert (project.reports_dir / "figures" / "sweep-smoke-history.png").is_file()
+    assert "| model.arch |" in report
+    assert (project.reports_dir / "sweeps" / "figures" / "smoke-history.png").is_file()
 
     assert main(command) == 0
     study = optuna.load_study(study_name="smoke", storage=storage)
