@@ -228,9 +228,10 @@ def build_report(project: Project) -> dict:
     lines += summary + ["## All variants", ""]
     for dataset in grid.datasets:
         rows = variants[variants["dataset"] == dataset]
+        table = [[*row, seeds if isinstance(seeds, str) else "-"] for row, seeds in zip(
+            variant_rows(rows, baseline_ids.get(dataset)), rows["per_seed"], strict=True)]
         lines += [f"### {dataset}", "", markdown_table(
-            ["variant", "params", "FLOPs", "test accuracy", "train s"],
-            variant_rows(rows, baseline_ids.get(dataset))), ""]
+            ["variant", "params", "FLOPs", "test accuracy", "train s", "per seed"], table), ""]
     lines += body
     figure = accuracy_vs_params(variants, list(grid.datasets),
                                 figures_dir / "accuracy_vs_params.png")

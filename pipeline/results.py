@@ -64,6 +64,7 @@ def summarize_variants(runs: pd.DataFrame) -> pd.DataFrame:
     stats = done.groupby(keys, sort=False).agg(
         accuracy_mean=("test_accuracy", "mean"), accuracy_sd=("test_accuracy", "std"),
         seeds=("seed", "count"), train_time_s=("train_time_s", "mean"),
+        per_seed=("test_accuracy", lambda values: ", ".join(f"{value:.4f}" for value in values)),
         samples_per_s=("samples_per_s", "mean"), params=("params", "first"),
         flops=("flops", "first"))
     first = runs.drop_duplicates(keys).set_index(keys)
