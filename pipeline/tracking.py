@@ -48,12 +48,19 @@ def model_signature():
 class Tracker:
     """One MLflow experiment, addressed by the project's tracking URI."""
 
-    def __init__(self, project: Project, experiment_name: str):
+    def __init__(self, project: Project, experiment_name: str, uri: str | None = None):
         import mlflow
 
         self.project = project
-        self.uri = tracking_uri(project)
+        self.uri = uri or tracking_uri(project)
+        user_setting = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(self.uri)
+        # MLflow also writes the URI into $MLFLOW_TRACKING_URI; put the user's value back so a
+        # later Tracker in this process (another project or study) resolves its own store.
+        if user_setting is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = user_setting
         self.client = mlflow.MlflowClient(self.uri)
         self.experiment_name = experiment_name
         self.experiment_id = self._ensure_experiment()

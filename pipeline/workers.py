@@ -109,9 +109,8 @@ def work(study: optuna.Study, project: Project, settings: WorkerSettings,
         raise ConfigError(
             f"study {study.study_name!r} was enqueued by training code {attrs['code_version']}, "
             f"this worker runs {code_version}: check out the same commit on every worker")
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        os.environ["MLFLOW_TRACKING_URI"] = attrs["mlflow_tracking_uri"]
-    tracker = Tracker(project, attrs["mlflow_experiment"])
+    tracker = Tracker(project, attrs["mlflow_experiment"],
+                      uri=os.environ.get("MLFLOW_TRACKING_URI") or attrs["mlflow_tracking_uri"])
     worker = f"{socket.gethostname()}:{os.getpid()}"
     data: dict[str, Splits] = {}
     outcome = WorkerOutcome()
@@ -204,7 +203,8 @@ def run_grid_with_workers(project: Project, storage_url: str, study_name: str | 
     outcome.trained, outcome.failed = mine.trained, mine.failed
     from pipeline.tracking import Tracker
 
-    tracker = Tracker(project, study.user_attrs["mlflow_experiment"])
+    tracker = Tracker(project, study.user_attrs["mlflow_experiment"],
+                      uri=study.user_attrs["mlflow_tracking_uri"])
     tracker.finish_parent(parent, {"runs.trained_here": len(mine.trained),
                                    "runs.collected": collected,
                                    "runs.pending_after": len(final.pending)},

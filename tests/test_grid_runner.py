@@ -117,3 +117,17 @@ def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
     finished = [run for run in child_runs(project)[0] if run.info.status == "FINISHED"]
     keys = [run.data.tags["run_key"] for run in finished]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 5
+
+
+def test_second_project_in_one_process_logs_to_its_own_store(project, tmp_path,
+                                                             synthetic_data_dir):
+    from pipeline.prepare import prepare_all
+    from tests.conftest import write_project
+
+    run_grid(project)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    other = load_project(write_project(tmp_path / "other", synthetic_data_dir))
+    prepare_all(other)
+    run_grid(other)
+    assert len(child_runs(other)[0]) == 5
+    assert len(child_runs(project)[0]) == 5
