@@ -33,7 +33,10 @@ def cache_key(spec: RunSpec, data_digest: str, code_version: str) -> str:
 
 
 def record_path(results_dir: Path, spec: RunSpec) -> Path:
-    return results_dir / f"{spec.run_key}.json"
+    """`<variant>-s<seed>-t<training recipe hash>.json`: profiles with different budgets
+    (default, full) keep separate results, and reverting a change finds the old ones."""
+    recipe = stable_hash(spec.training.model_dump(mode="json"), 6)
+    return results_dir / f"{spec.run_key}-t{recipe}.json"
 
 
 def read_record(path: Path) -> dict | None:

@@ -144,4 +144,4 @@ def print_summary(outcome: GridOutcome) -> None:
         rows.append(("MLflow parent run", outcome.parent_run_id))
     console.print(summary_table(f"grid {plan.grid.name}: summary", rows))
     for key in outcome.failed:
-        console.print(f"[red]failed[/] {key}: see results/runs/{key}.json")
+        console.print(f"[red]failed[/] {key}: the reason is in results/runs/{key}-t*.json")

@@ -16,6 +16,11 @@ from pipeline.runner import plan_grid, run_grid
 from tests.conftest import REPO_ROOT
 
 
+def record_of(project, run_key):
+    (path,) = project.results_dir.glob(f"{run_key}-t*.json")
+    return read_record(path)
+
+
 def child_runs(project):
     client = mlflow.MlflowClient(project.params.mlflow.tracking_uri)
     experiment = client.get_experiment_by_name("cnn-ablation/tiny")
@@ -70,7 +75,7 @@ def test_changing_one_kernel_size_retrains_only_its_variants(project):
     grid["cnn"]["axes"]["kernel_size"] = [3, 7]
     grid_path.write_text(yaml.safe_dump(grid))
     outcome = run_grid(project)
-    trained = {key: read_record(project.results_dir / f"{key}.json")["name"]
+    trained = {key: record_of(project, key)["name"]
                for key in outcome.trained}
     assert sorted(trained.values()) == ["mnist cnn f4-8-8 k7 max same h8 seed0"]
     assert len(outcome.plan.reused) == 4
@@ -85,6 +90,9 @@ def test_changing_training_recipe_retrains_everything(project, tmp_path):
     project.params_path.write_text(yaml.safe_dump(params))
     changed = load_project(project.params_path)
     assert len(plan_grid(changed).pending) == 5
+    params["training"] = {}
+    project.params_path.write_text(yaml.safe_dump(params))
+    assert plan_grid(load_project(project.params_path)).pending == [], "reverting finds the cache"
 
 
 def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
@@ -104,7 +112,8 @@ def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=30)
-    finished_before = {path.stem: json.loads(path.read_text())["finished_at"]
+    finished_before = {json.loads(path.read_text())["run_key"]:
+                       json.loads(path.read_text())["finished_at"]
                        for path in project.results_dir.glob("*.json")
                        if json.loads(path.read_text())["status"] == DONE}
     assert 2 <= len(finished_before) < 5
@@ -113,7 +122,7 @@ def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
     assert set(outcome.trained).isdisjoint(finished_before)
     assert len(outcome.trained) == 5 - len(finished_before)
     for key, finished_at in finished_before.items():
-        assert read_record(project.results_dir / f"{key}.json")["finished_at"] == finished_at
+        assert record_of(project, key)["finished_at"] == finished_at
     finished = [run for run in child_runs(project)[0] if run.info.status == "FINISHED"]
     keys = [run.data.tags["run_key"] for run in finished]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 5
