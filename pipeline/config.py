@@ -11,7 +11,6 @@ from pydantic import Field, model_validator
 from pipeline.specs import DatasetName, GridSpec, Strict, TrainingConfig
 from pipeline.validation import load_yaml_model
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 PARAMS_ENV = "CNN_LAB_PARAMS"
 

@@ -160,6 +160,9 @@ def dataset_section(dataset: str, variants: pd.DataFrame, grid: GridSpec, baseli
         lines += ["### CNN vs Dense", ""]
         lines += [markdown_table(["arch", "variant", "params", "FLOPs", "test accuracy",
                                   "train s"], variant_rows(pair, baseline_id, ("arch",))), ""]
+        figure = factor_bars(pair, list(pair["variant"]), f"{dataset}: CNN vs Dense",
+                             figures_dir / f"{dataset}_cnn_vs_dense.png")
+        lines += [f"![{dataset} CNN vs Dense]({figure.relative_to(reports_dir)})", ""]
         best = {arch: group.loc[group["accuracy_mean"].idxmax()]
                 for arch, group in pair.groupby("arch")}
         gap = best["cnn"]["accuracy_mean"] - best["dense"]["accuracy_mean"]

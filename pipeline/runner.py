@@ -53,7 +53,7 @@ class GridOutcome:
 
 
 def plan_grid(project: Project, grid: GridSpec | None = None) -> GridPlan:
-    """Expand the grid and check each run's stored record against its cache key."""
+    """Expand the grid and check each run's stored record against its cache key (no writes)."""
     grid = grid or project.load_grid()
     runs = expand(grid, project.params.training_config())
     plan = GridPlan(grid, runs, code_version=code_fingerprint())
@@ -63,11 +63,6 @@ def plan_grid(project: Project, grid: GridSpec | None = None) -> GridPlan:
         path = record_path(project.results_dir, run.spec)
         if run.infeasible:
             plan.infeasible.append(run)
-            if not reusable(read_record(path), key):
-                record = base_record(run.spec, key, plan.digests[run.spec.dataset],
-                                     plan.code_version)
-                record.update(status=INFEASIBLE, reason=run.infeasible)
-                write_record(path, record)
         elif reusable(read_record(path), key):
             plan.reused.append(run)
         else:
@@ -75,10 +70,23 @@ def plan_grid(project: Project, grid: GridSpec | None = None) -> GridPlan:
     return plan
 
 
+def record_infeasible(project: Project, plan: GridPlan) -> None:
+    """Write (or refresh) the record of each infeasible cell, with the reason it cannot train."""
+    for run in plan.infeasible:
+        digest = plan.digests[run.spec.dataset]
+        key = cache_key(run.spec, digest, plan.code_version)
+        path = record_path(project.results_dir, run.spec)
+        if not reusable(read_record(path), key):
+            record = base_record(run.spec, key, digest, plan.code_version)
+            record.update(status=INFEASIBLE, reason=run.infeasible)
+            write_record(path, record)
+
+
 def run_grid(project: Project, grid: GridSpec | None = None) -> GridOutcome:
     """Train every pending run of the grid, logging each to MLflow under one parent run."""
     started = time.perf_counter()
     plan = plan_grid(project, grid)
+    record_infeasible(project, plan)
     outcome = GridOutcome(plan)
     console.print(f"grid [bold]{plan.grid.name}[/]: {len(plan.runs)} runs, "
                   f"{len(plan.reused)} cached, {len(plan.infeasible)} infeasible, "

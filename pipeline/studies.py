@@ -18,6 +18,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from pipeline.validation import ConfigError
+
 HEARTBEAT_ATTR = "lab:heartbeat"
 WORKER_ATTR = "lab:worker"
 JOURNAL_PREFIX = "journal:///"
@@ -37,7 +39,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
     if url.startswith(("postgresql", "mysql")):
         return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    raise ValueError(
+    raise ConfigError(
         f"storage {url!r} is not supported: use journal:///abs/path.log, "
         f"sqlite:///abs/path.db or postgresql://user:password@host/db"
     )

@@ -30,7 +30,7 @@ from pipeline.records import (
     reusable,
     write_record,
 )
-from pipeline.runner import GridOutcome, plan_grid
+from pipeline.runner import GridOutcome, plan_grid, record_infeasible
 from pipeline.specs import RunSpec
 from pipeline.studies import Heartbeat, claim_waiting, count, open_storage, reap_stale
 from pipeline.validation import ConfigError
@@ -186,6 +186,7 @@ def run_grid_with_workers(project: Project, storage_url: str, study_name: str | 
     """The train stage with a shared storage: enqueue, work, wait for the others, collect."""
     started = time.perf_counter()
     plan = plan_grid(project)
+    record_infeasible(project, plan)
     if not plan.pending:
         outcome = GridOutcome(plan, seconds=time.perf_counter() - started)
         console.print(f"grid {plan.grid.name}: every run is cached; nothing to enqueue")

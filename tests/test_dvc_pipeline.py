@@ -63,6 +63,7 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
         assert text in report, text
     figures = sorted(path.name for path in (repo / "reports" / "figures").glob("*.png"))
     assert "accuracy_vs_params.png" in figures and "mnist_pooling.png" in figures
+    assert "fashion_mnist_cnn_vs_dense.png" in figures
 
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name("cnn-ablation/smoke")

@@ -140,3 +140,9 @@ def test_second_project_in_one_process_logs_to_its_own_store(project, tmp_path,
     run_grid(other)
     assert len(child_runs(other)[0]) == 5
     assert len(child_runs(project)[0]) == 5
+
+
+def test_planning_writes_nothing(project):
+    plan = plan_grid(project)
+    assert (len(plan.pending), len(plan.infeasible), len(plan.reused)) == (5, 1, 0)
+    assert not list(project.results_dir.glob("*.json"))

@@ -135,3 +135,12 @@ def test_killed_worker_loses_no_cell(tmp_path, synthetic_data_dir, backend):
     assert lost.user_attrs["failure_reason"].startswith("worker lost: no heartbeat")
     retried = [t for t in study.trials if t.system_attrs.get("lab:retry_of") == killed_trial]
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+
+
+def test_unsupported_storage_url_is_a_clear_error(project, capsys):
+    from pipeline.cli import main
+
+    assert main(["--params", str(project.params_path), "train", "--storage", "redis://x"]) == 2
+    message = capsys.readouterr().err.replace("\n", " ")
+    assert "storage 'redis://x' is not supported" in message
+    assert "journal:///abs/path.log" in message
