@@ -104,6 +104,9 @@ def train_pending(project: Project, plan: GridPlan, outcome: GridOutcome) -> Non
 
     params = project.params
     tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}")
+    closed = tracker.close_abandoned_runs()
+    if closed:
+        console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed train stage")
     parent_tags = {"grid": plan.grid.name, "profile": params.profile}
     outcome.parent_run_id = tracker.start_parent(
         f"grid {plan.grid.name} ({params.profile})",

@@ -91,6 +91,24 @@ class Tracker:
             self.client.log_param(run.info.run_id, name, value)
         return run.info.run_id
 
+    def close_abandoned_runs(self) -> int:
+        """Mark RUNNING runs of a killed single-process train stage as KILLED; returns how many.
+
+        Only runs without a `worker` or `study` tag are touched: those belong to the one
+        process DVC's repository lock allows, so a RUNNING one at start-up is a leftover.
+        """
+        leftovers = self.client.search_runs([self.experiment_id],
+                                            filter_string="attributes.status = 'RUNNING'",
+                                            max_results=1000)
+        closed = 0
+        for run in leftovers:
+            if {"worker", "study"} & set(run.data.tags):
+                continue
+            self.client.set_tag(run.info.run_id, "status", "interrupted")
+            self.client.set_terminated(run.info.run_id, status="KILLED")
+            closed += 1
+        return closed
+
     def finish_parent(self, run_id: str, metrics: dict[str, float], status: str) -> None:
         for name, value in metrics.items():
             self.client.log_metric(run_id, name, value)

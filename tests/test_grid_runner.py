@@ -123,7 +123,10 @@ def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
     assert len(outcome.trained) == 5 - len(finished_before)
     for key, finished_at in finished_before.items():
         assert record_of(project, key)["finished_at"] == finished_at
-    finished = [run for run in child_runs(project)[0] if run.info.status == "FINISHED"]
+    children, all_runs = child_runs(project)
+    assert [run.info.status for run in all_runs if run.info.status == "RUNNING"] == []
+    assert sum(1 for run in children if run.info.status == "KILLED") <= 1
+    finished = [run for run in children if run.info.status == "FINISHED"]
     keys = [run.data.tags["run_key"] for run in finished]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 5
 
