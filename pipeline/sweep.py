@@ -114,6 +114,9 @@ def run_sweep(project: Project, sweep: SweepSpec, trials: int, storage_url: str 
                     else:
                         trial.set_user_attr("failure_reason", record["reason"][:2000])
                         study.tell(trial, state=TrialState.FAIL)
+                finished = study._storage.get_trial(trial._trial_id)
+                tracker.client.set_tag(finished.user_attrs["mlflow_run_id"], "trial_state",
+                                       finished.state.name)
                 progress.advance(task)
         best = evaluate_best_trial(study, sweep, splits, tracker, parent, code_version) \
             if evaluate_best else None

@@ -36,6 +36,8 @@ def test_smoke_sweep_runs_and_resumes(project):
         assert run.data.tags["study_name"] == "smoke"
         assert "model.arch" in run.data.params and "training.learning_rate" in run.data.params
         assert "test/accuracy" not in run.data.metrics, "trials must not see the test set"
+    states = {str(t.number): t.state.name for t in study.trials}
+    assert {r.data.tags["trial_number"]: r.data.tags["trial_state"] for r in trials} == states
     pruned = [t.number for t in study.trials if t.state == TrialState.PRUNED]
     assert sorted(int(r.data.tags["trial_number"]) for r in trials
                   if r.data.tags["status"] == "pruned") == pruned
@@ -51,6 +53,11 @@ def test_smoke_sweep_runs_and_resumes(project):
     assert len(study.trials) == 12
     assert sum(1 for run in sweep_runs(project, "smoke")
                if run.data.tags.get("kind") == "parent") == 2
+
+    worker = ["--params", str(project.params_path), "worker", "--storage", storage,
+              "--study", "smoke", "--trials", "2"]
+    assert main(worker) == 0, "a worker joins a sweep study by name"
+    assert len(optuna.load_study(study_name="smoke", storage=storage).trials) == 14
 
 
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(project, tmp_path):
