@@ -41,6 +41,10 @@ class GridPlan:
     infeasible: list[GridRun] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)
     code_version: str = ""
+    keys: dict[str, str] = field(default_factory=dict)  # run_key -> cache key
+
+    def key_of(self, run: GridRun) -> str:
+        return self.keys[run.spec.run_key]
 
 
 @dataclass
@@ -60,6 +64,7 @@ def plan_grid(project: Project, grid: GridSpec | None = None) -> GridPlan:
     plan.digests = {name: prepared_digest(project.prepared_dir, name) for name in grid.datasets}
     for run in runs:
         key = cache_key(run.spec, plan.digests[run.spec.dataset], plan.code_version)
+        plan.keys[run.spec.run_key] = key
         path = record_path(project.results_dir, run.spec)
         if run.infeasible:
             plan.infeasible.append(run)
@@ -73,11 +78,11 @@ def plan_grid(project: Project, grid: GridSpec | None = None) -> GridPlan:
 def record_infeasible(project: Project, plan: GridPlan) -> None:
     """Write (or refresh) the record of each infeasible cell, with the reason it cannot train."""
     for run in plan.infeasible:
-        digest = plan.digests[run.spec.dataset]
-        key = cache_key(run.spec, digest, plan.code_version)
+        key = plan.key_of(run)
         path = record_path(project.results_dir, run.spec)
         if not reusable(read_record(path), key):
-            record = base_record(run.spec, key, digest, plan.code_version)
+            record = base_record(run.spec, key, plan.digests[run.spec.dataset],
+                                 plan.code_version)
             record.update(status=INFEASIBLE, reason=run.infeasible)
             write_record(path, record)
 

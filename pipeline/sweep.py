@@ -98,25 +98,31 @@ def run_sweep(project: Project, sweep: SweepSpec, trials: int, storage_url: str 
                 spec = suggest_run(trial, sweep)
                 progress.update(task, description=f"trial {trial.number}: {spec.model.describe()}")
                 tags = {"study_name": sweep.name, "trial_number": str(trial.number)}
+                run_ids: list[str] = []
+
+                def remember(run_id: str, trial=trial, run_ids=run_ids) -> None:
+                    run_ids.append(run_id)
+                    trial.set_user_attr("mlflow_run_id", run_id)
+
                 try:
                     record = execute_run(
                         spec, splits, tracker, parent, code_version, tags=tags,
                         log_model=False, evaluate_test=False,
                         callbacks=[KerasPruningCallback(trial, "val_accuracy")],
-                        stop_exceptions=(optuna.TrialPruned,),
-                        on_start=lambda run_id, t=trial: t.set_user_attr("mlflow_run_id", run_id))
+                        stop_exceptions=(optuna.TrialPruned,), on_start=remember)
                 except optuna.TrialPruned:
-                    study.tell(trial, state=TrialState.PRUNED)
+                    state = TrialState.PRUNED
+                    study.tell(trial, state=state)
                 else:
                     trial.set_user_attr("run_key", spec.run_key)
                     if record["status"] == DONE:
+                        state = TrialState.COMPLETE
                         study.tell(trial, record["history"]["val_accuracy"][-1])
                     else:
+                        state = TrialState.FAIL
                         trial.set_user_attr("failure_reason", record["reason"][:2000])
-                        study.tell(trial, state=TrialState.FAIL)
-                finished = study._storage.get_trial(trial._trial_id)
-                tracker.client.set_tag(finished.user_attrs["mlflow_run_id"], "trial_state",
-                                       finished.state.name)
+                        study.tell(trial, state=state)
+                tracker.client.set_tag(run_ids[0], "trial_state", state.name)
                 progress.advance(task)
         best = evaluate_best_trial(study, sweep, splits, tracker, parent, code_version) \
             if evaluate_best else None

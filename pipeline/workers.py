@@ -23,14 +23,13 @@ from pipeline.datasets import Splits, load_prepared
 from pipeline.progress import console, summary_table
 from pipeline.records import (
     DONE,
-    cache_key,
     code_fingerprint,
     read_record,
     record_path,
     reusable,
     write_record,
 )
-from pipeline.runner import GridOutcome, plan_grid, record_infeasible
+from pipeline.runner import GridOutcome, GridPlan, plan_grid, record_infeasible
 from pipeline.specs import RunSpec
 from pipeline.studies import Heartbeat, claim_waiting, count, open_storage, reap_stale
 from pipeline.validation import ConfigError
@@ -60,11 +59,12 @@ def grid_study_name(grid_name: str) -> str:
     return f"grid-{grid_name}"
 
 
-def enqueue_grid(project: Project, storage_url: str, study_name: str | None = None):
+def enqueue_grid(project: Project, storage_url: str, study_name: str | None = None,
+                 plan: GridPlan | None = None):
     """Create or load the grid's study, enqueue each pending cell once, open the parent run."""
     from pipeline.tracking import Tracker
 
-    plan = plan_grid(project)
+    plan = plan or plan_grid(project)
     params = project.params
     name = study_name or grid_study_name(plan.grid.name)
     study = optuna.create_study(storage=open_storage(storage_url), study_name=name,
@@ -73,7 +73,7 @@ def enqueue_grid(project: Project, storage_url: str, study_name: str | None = No
     known = {trial.user_attrs.get("cache_key") for trial in study.get_trials(states=ACTIVE)}
     enqueued = 0
     for run in plan.pending:
-        key = cache_key(run.spec, plan.digests[run.spec.dataset], plan.code_version)
+        key = plan.key_of(run)
         if key not in known:
             study.enqueue_trial({}, user_attrs={"run_key": run.spec.run_key, "cache_key": key,
                                                 "spec": run.spec.model_dump_json()})
@@ -191,7 +191,7 @@ def run_grid_with_workers(project: Project, storage_url: str, study_name: str | 
         outcome = GridOutcome(plan, seconds=time.perf_counter() - started)
         console.print(f"grid {plan.grid.name}: every run is cached; nothing to enqueue")
         return outcome
-    study, plan, parent = enqueue_grid(project, storage_url, study_name)
+    study, plan, parent = enqueue_grid(project, storage_url, study_name, plan)
     outcome = GridOutcome(plan, parent_run_id=parent)
     mine = WorkerOutcome()
     if work_here:
