@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_project  # noqa: E402
-from pipeline.prepare import prepare_all  # noqa: E402
-from pipeline.studies import open_storage  # noqa: E402
-from pipeline.workers import enqueue_grid  # noqa: E402
+from pipeline.data.prepare import prepare_all  # noqa: E402
+from pipeline.workers.coordinator import enqueue_only  # noqa: E402
+from pipeline.workers.queue import open_storage  # noqa: E402
 
 
 def make_project(root: Path, cells: int, train_samples: int, epochs: int):
@@ -53,7 +53,7 @@ def measure(workers: int, cells: int, train_samples: int, epochs: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as folder:
         project = make_project(Path(folder), cells, train_samples, epochs)
         storage = f"journal:///{folder}/grid.log"
-        study, _, _ = enqueue_grid(project, storage)
+        study, _, _ = enqueue_only(project, storage)
         command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path),
                    "worker", "--storage", storage, "--study", study.study_name,
                    "--threads", "1"]

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from pipeline.config import load_project
-from pipeline.datasets import DataNotFoundError
-from pipeline.idx import IdxError
+from pipeline.data.idx import IdxError
+from pipeline.data.sources import DataNotFoundError
+from pipeline.model.shapes import InfeasibleSpec
 from pipeline.progress import console
-from pipeline.shapes import InfeasibleSpec
 from pipeline.validation import ConfigError
 
 USER_ERRORS = (ConfigError, DataNotFoundError, IdxError, InfeasibleSpec)
@@ -24,12 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--params", type=Path, default=None,
                         help="params file (default: $CNN_LAB_PARAMS or ./params.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("prepare", help="verify the IDX files and write data/prepared/")
+    commands.add_parser("prepare", help="verify the IDX files and write data/prepared/"
+                        ).set_defaults(handler=prepare)
     train = commands.add_parser("train", help="train every grid run without a valid result")
+    train.set_defaults(handler=train_grid)
     add_storage_options(train)
     train.add_argument("--no-work", action="store_true",
                        help="with --storage: only enqueue and wait for other workers")
     worker = commands.add_parser("worker", help="join a grid or sweep study on shared storage")
+    worker.set_defaults(handler=join_study)
     add_storage_options(worker)
     worker.add_argument("--max-runs", type=int, default=None, help="stop after N cells")
     worker.add_argument("--trials", type=int, default=10, help="trials to add (sweep studies)")
@@ -38,20 +41,25 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, default=None,
                         help="TensorFlow intra/inter-op threads for this worker")
     sweep = commands.add_parser("sweep", help="create or resume an Optuna sweep")
+    sweep.set_defaults(handler=sweep_study)
     sweep.add_argument("spec", type=Path, help="sweep spec, e.g. experiments/sweep.yaml")
     sweep.add_argument("--trials", type=int, default=30, help="trials to add to the study")
     sweep.add_argument("--storage", default=None, help="Optuna storage URL (overrides spec)")
     sweep.add_argument("--no-best", action="store_true",
                        help="skip the test-set evaluation of the best trial")
     dashboard = commands.add_parser("dashboard", help="optuna-dashboard on a study storage")
+    dashboard.set_defaults(handler=serve_dashboard)
     dashboard.add_argument("--storage", default=None,
                            help="default: the sweeps' SQLite store optuna/studies.db")
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", type=int, default=8080)
-    commands.add_parser("report", help="write reports/ablation.md, results.csv and figures")
+    commands.add_parser("report", help="write reports/ablation.md, results.csv and figures"
+                        ).set_defaults(handler=report)
     plan = commands.add_parser("plan", help="list the grid's runs and whether each is cached")
+    plan.set_defaults(handler=show_plan)
     plan.add_argument("--all", action="store_true", help="list cached runs too")
     ui = commands.add_parser("ui", help="serve the MLflow UI for the project's store")
+    ui.set_defaults(handler=serve_ui)
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     return parser
@@ -84,54 +92,48 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def dispatch(arguments: argparse.Namespace) -> int:
     project = load_project(arguments.params)
-    if arguments.command == "prepare":
-        from pipeline.prepare import prepare_all
+    return arguments.handler(project, arguments) or 0
 
-        prepare_all(project)
-    elif arguments.command == "train":
-        return train(project, arguments)
-    elif arguments.command == "worker":
-        return join_study(project, arguments)
-    elif arguments.command == "sweep":
-        from pipeline.sweep import load_sweep, run_sweep
-        from pipeline.sweep_report import write_sweep_report
 
-        sweep = load_sweep(arguments.spec)
-        outcome = run_sweep(project, sweep, arguments.trials, arguments.storage,
-                            evaluate_best=not arguments.no_best)
-        path = write_sweep_report(outcome.study, sweep.dataset, project.reports_dir)
-        console.print(f"sweep report: {path}")
-    elif arguments.command == "dashboard":
-        return serve_dashboard(project, arguments)
-    elif arguments.command == "report":
-        from pipeline.report import build_report
+def prepare(project, arguments) -> None:
+    from pipeline.data.prepare import prepare_all
 
-        build_report(project)
-    elif arguments.command == "plan":
-        from pipeline.runner import plan_grid
+    prepare_all(project)
 
-        show_plan(plan_grid(project), arguments.all)
-    elif arguments.command == "ui":
-        return serve_ui(project, arguments.host, arguments.port)
-    return 0
+
+def sweep_study(project, arguments) -> None:
+    from pipeline.sweeps.report import write_sweep_report
+    from pipeline.sweeps.stage import load_sweep, run_sweep
+
+    sweep = load_sweep(arguments.spec)
+    outcome = run_sweep(project, sweep, arguments.trials, arguments.storage,
+                        evaluate_best=not arguments.no_best)
+    path = write_sweep_report(outcome.study, sweep.dataset, project.reports_dir)
+    console.print(f"sweep report: {path}")
+
+
+def report(project, arguments) -> None:
+    from pipeline.report.stage import build_report
+
+    build_report(project)
 
 
 def worker_settings(project):
-    from pipeline.workers import WorkerSettings
+    from pipeline.workers.worker import WorkerSettings
 
     workers = project.params.workers
     return WorkerSettings(heartbeat_s=workers.heartbeat_s, grace_s=workers.grace_s)
 
 
-def train(project, arguments) -> int:
+def train_grid(project, arguments) -> int:
     """The DVC train stage: in this process, or through a shared storage with workers."""
     storage = arguments.storage or project.params.workers.storage
     if storage is None:
-        from pipeline.runner import run_grid
+        from pipeline.grid.stage import run_grid
 
         outcome = run_grid(project)
     else:
-        from pipeline.workers import run_grid_with_workers
+        from pipeline.workers.coordinator import run_grid_with_workers
 
         outcome = run_grid_with_workers(project, storage,
                                         arguments.study or project.params.workers.study,
@@ -147,10 +149,10 @@ def join_study(project, arguments) -> int:
     """`pipeline worker`: take cells of a grid study, or add trials to a sweep study."""
     import optuna
 
-    from pipeline.studies import open_storage
+    from pipeline.workers.queue import open_storage
 
     if arguments.threads:
-        from pipeline.train import limit_threads
+        from pipeline.training.train import limit_threads
 
         limit_threads(arguments.threads)
     url = arguments.storage or project.params.workers.storage
@@ -163,12 +165,12 @@ def join_study(project, arguments) -> int:
         console.print(f"[bold red]error:[/] no study {arguments.study!r} in {url}")
         return 2
     if study.user_attrs.get("kind") == "sweep":
-        from pipeline.sweep import run_sweep, sweep_from_study
+        from pipeline.sweeps.stage import run_sweep, sweep_from_study
 
         run_sweep(project, sweep_from_study(study), arguments.trials, url,
                   evaluate_best=False, seed_offset=os.getpid())
         return 0
-    from pipeline.workers import work
+    from pipeline.workers.worker import work
 
     settings = worker_settings(project)
     settings.max_runs = arguments.max_runs
@@ -180,8 +182,8 @@ def join_study(project, arguments) -> int:
 
 
 def serve_dashboard(project, arguments) -> int:
-    from pipeline.studies import JOURNAL_PREFIX
-    from pipeline.sweep import default_storage
+    from pipeline.sweeps.stage import default_storage
+    from pipeline.workers.queue import JOURNAL_PREFIX
 
     storage = arguments.storage or default_storage(project)
     console.print(f"optuna-dashboard for {storage} on http://{arguments.host}:{arguments.port}")
@@ -192,17 +194,20 @@ def serve_dashboard(project, arguments) -> int:
                             "--port", str(arguments.port)])
 
 
-def show_plan(plan, show_all: bool) -> None:
+def show_plan(project, arguments) -> None:
     from rich.table import Table
 
+    from pipeline.grid.stage import plan_grid
+
+    plan = plan_grid(project)
     table = Table(title=f"grid {plan.grid.name}")
     for column in ("run", "dataset", "variant", "seed", "state"):
         table.add_column(column)
-    states = {id(run): "cached" for run in plan.reused}
-    states.update({id(run): "infeasible" for run in plan.infeasible})
+    states = {run.spec.run_key: "cached" for run in plan.reused}
+    states.update({run.spec.run_key: "infeasible" for run in plan.infeasible})
     for run in plan.runs:
-        state = states.get(id(run), "to train")
-        if show_all or state == "to train":
+        state = states.get(run.spec.run_key, "to train")
+        if arguments.all or state == "to train":
             table.add_row(run.spec.run_key, run.spec.dataset, run.spec.model.describe(),
                           str(run.spec.seed), state)
     console.print(table)
@@ -210,9 +215,10 @@ def show_plan(plan, show_all: bool) -> None:
                   f"{len(plan.infeasible)} infeasible")
 
 
-def serve_ui(project, host: str, port: int) -> int:
-    from pipeline.tracking import tracking_uri
+def serve_ui(project, arguments) -> int:
+    from pipeline.runs.tracking import tracking_uri
 
+    host, port = arguments.host, arguments.port
     uri = tracking_uri(project)
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                "--host", host, "--port", str(port), "--workers", "1"]

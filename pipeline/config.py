@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.specs import DatasetName, GridSpec, Strict, TrainingConfig
-from pipeline.validation import load_yaml_model
+from pipeline.specs.choices import DatasetName
+from pipeline.specs.grid import GridSpec
+from pipeline.specs.recipe import Budget, Optimization, TrainingRecipe
+from pipeline.validation import Strict, load_yaml_model
 
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 PARAMS_ENV = "CNN_LAB_PARAMS"
@@ -27,22 +28,10 @@ class DataConfig(Strict):
     prepared_dir: str = "data/prepared"
 
 
-class RecipeConfig(Strict):
-    """Optimiser settings shared by every profile."""
-
-    batch_size: int = Field(default=64, ge=1)
-    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
-    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
-
-
-class ProfileConfig(Strict):
+class ProfileConfig(Budget):
     """How much to train: the grid to run and the data and epoch budget of each run."""
 
     grid: str
-    epochs: int = Field(ge=1)
-    train_samples: int | None = Field(default=None, ge=1)
-    val_samples: int | None = Field(default=None, ge=1)
-    test_samples: int | None = Field(default=None, ge=1)
     baseline_floors: dict[DatasetName, float] = Field(
         default={}, description="test accuracy the baseline CNN must reach; checked in the report")
     description: str = ""
@@ -69,7 +58,7 @@ class Params(Strict):
 
     profile: str
     data: DataConfig = DataConfig()
-    training: RecipeConfig = RecipeConfig()
+    training: Optimization = Optimization()
     profiles: dict[str, ProfileConfig]
     mlflow: MlflowConfig = MlflowConfig()
     workers: WorkersConfig = WorkersConfig()
@@ -88,18 +77,9 @@ class Params(Strict):
     def active(self) -> ProfileConfig:
         return self.profiles[self.profile]
 
-    def training_config(self) -> TrainingConfig:
+    def training_recipe(self) -> TrainingRecipe:
         """The training recipe of the active profile, as every run of the grid uses it."""
-        profile = self.active
-        return TrainingConfig(
-            epochs=profile.epochs,
-            batch_size=self.training.batch_size,
-            optimizer=self.training.optimizer,
-            learning_rate=self.training.learning_rate,
-            train_samples=profile.train_samples,
-            val_samples=profile.val_samples,
-            test_samples=profile.test_samples,
-        )
+        return TrainingRecipe.combine(self.active, self.training)
 
 
 class Project:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pipeline.config import Project, load_project
-from pipeline.idx import write_idx
+from pipeline.data.idx import write_idx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -91,7 +91,7 @@ def _isolated_environment(monkeypatch):
 @pytest.fixture
 def project(tmp_path, synthetic_data_dir) -> Project:
     """A prepared tiny project (synthetic data already split into data/prepared/)."""
-    from pipeline.prepare import prepare_all
+    from pipeline.data.prepare import prepare_all
 
     loaded = load_project(write_project(tmp_path / "project", synthetic_data_dir))
     prepare_all(loaded)

@@ -5,17 +5,10 @@ import gzip
 import numpy as np
 import pytest
 
-from pipeline import idx
-from pipeline.datasets import (
-    KNOWN_SHA256,
-    DataNotFoundError,
-    load_prepared,
-    locate,
-    read_folder,
-    save,
-    split,
-)
-from pipeline.sampling import stratified_indices
+from pipeline.data import idx
+from pipeline.data.prepared import load_prepared, save, split
+from pipeline.data.sampling import stratified_indices
+from pipeline.data.sources import KNOWN_SHA256, DataNotFoundError, locate, read_folder
 from tests.conftest import require_shared_datasets, write_synthetic_dataset
 
 

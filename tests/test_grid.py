@@ -1,11 +1,12 @@
 """Grid expansion: deterministic order, stable ids, no Dense multiplication, infeasible cells."""
 
 from pipeline.config import load_grid
-from pipeline.grid import expand
-from pipeline.specs import GridSpec, TrainingConfig
+from pipeline.grid.expansion import expand
+from pipeline.specs.grid import GridSpec
+from pipeline.specs.recipe import TrainingRecipe
 from tests.conftest import REPO_ROOT, TINY_GRID
 
-TRAINING = TrainingConfig(epochs=1)
+TRAINING = TrainingRecipe(epochs=1)
 
 
 def test_tiny_grid_expands_one_factor_at_a_time():

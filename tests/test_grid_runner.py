@@ -11,8 +11,8 @@ import mlflow
 import yaml
 
 from pipeline.config import load_project
-from pipeline.records import DONE, INFEASIBLE, read_record
-from pipeline.runner import plan_grid, run_grid
+from pipeline.grid.stage import plan_grid, run_grid
+from pipeline.runs.records import DONE, INFEASIBLE, read_record
 from tests.conftest import REPO_ROOT
 
 
@@ -133,7 +133,7 @@ def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
 
 def test_second_project_in_one_process_logs_to_its_own_store(project, tmp_path,
                                                              synthetic_data_dir):
-    from pipeline.prepare import prepare_all
+    from pipeline.data.prepare import prepare_all
     from tests.conftest import write_project
 
     run_grid(project)

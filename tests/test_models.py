@@ -2,9 +2,9 @@
 
 import pytest
 
-from pipeline.models import build_model, summary_text
-from pipeline.shapes import InfeasibleSpec, count_flops, count_params, output_side, plan
-from pipeline.specs import ModelSpec
+from pipeline.model.keras_builder import build_model, summary_text
+from pipeline.model.shapes import InfeasibleSpec, count_flops, count_params, output_side, plan
+from pipeline.specs.model import ModelSpec
 
 SEEDS = [
     ({"arch": "cnn", "filters": [32, 64, 64], "dense_units": [64]}, 93_322),

@@ -14,10 +14,10 @@ import yaml
 from optuna.trial import TrialState
 
 from pipeline.config import load_project
-from pipeline.grid import expand
-from pipeline.prepare import prepare_all
-from pipeline.studies import open_storage
-from pipeline.workers import collect_results, enqueue_grid
+from pipeline.data.prepare import prepare_all
+from pipeline.grid.expansion import expand
+from pipeline.workers.coordinator import collect_results, enqueue_only
+from pipeline.workers.queue import open_storage
 from tests.conftest import REPO_ROOT, TINY_GRID, write_project
 from tests.servers import mlflow_server, postgres_server
 
@@ -53,7 +53,7 @@ def wait_all(processes, timeout=600):
 
 def expected_keys(project):
     return {run.spec.run_key for run in expand(project.load_grid(),
-                                               project.params.training_config())
+                                               project.params.training_recipe())
             if not run.infeasible}
 
 
@@ -80,7 +80,7 @@ def finished_child_keys(tracking_uri):
 
 
 def two_workers_finish_grid(project, storage_url, tracking_uri):
-    study, plan, _ = enqueue_grid(project, storage_url)
+    study, plan, _ = enqueue_only(project, storage_url)
     assert len(plan.pending) == 10
     workers = [start_worker(project, storage_url, study.study_name) for _ in range(2)]
     wait_all(workers)
@@ -111,7 +111,7 @@ def test_killed_worker_loses_no_cell(tmp_path, synthetic_data_dir, backend):
     project = make_project(tmp_path / "project", synthetic_data_dir,
                            f"sqlite:///{tmp_path / 'mlflow.db'}", epochs=3, train_samples=600)
     storage = f"journal:///{tmp_path / 'grid.log'}"
-    study, _, _ = enqueue_grid(project, storage)
+    study, _, _ = enqueue_only(project, storage)
     victim, survivor = (start_worker(project, storage, study.study_name) for _ in range(2))
     victim_tag = f":{victim.pid}"
     deadline = time.time() + 300

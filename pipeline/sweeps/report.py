@@ -7,8 +7,8 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from pipeline.figures import history_figure
-from pipeline.report import markdown_table
+from pipeline.report.figures import history_figure
+from pipeline.report.stage import markdown_table
 
 
 def importances(study: optuna.Study) -> dict[str, float] | str:

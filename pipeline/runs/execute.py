@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from pipeline.datasets import Splits
-from pipeline.records import DONE, FAILED, base_record, cache_key
-from pipeline.specs import RunSpec
-from pipeline.tracking import Tracker
-from pipeline.train import train_run
+from pipeline.data.prepared import Splits
+from pipeline.runs.records import DONE, FAILED, base_record, cache_key
+from pipeline.runs.tracking import Tracker
+from pipeline.specs.run import RunSpec
+from pipeline.training.train import train_run
 
 
 def execute_run(spec: RunSpec, splits: Splits, tracker: Tracker, parent_run_id: str | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.specs import ModelSpec
+from pipeline.specs.model import ModelSpec
 
 INPUT_SIDE = 28
 INPUT_CHANNELS = 1

@@ -11,19 +11,23 @@ import json
 import os
 from pathlib import Path
 
-from pipeline.specs import RunSpec, stable_hash
+from pipeline.hashing import stable_hash
+from pipeline.specs.run import RunSpec
 
-TRAINING_CODE = ("specs.py", "shapes.py", "models.py", "inputs.py", "train.py")
+# Folders of `pipeline/` whose code decides what a trained model is: the specs, the data it
+# reads, the network it builds and how it trains. A change to any file in them retrains.
+TRAINING_CODE = ("specs", "data", "model", "training")
 DONE, INFEASIBLE, FAILED = "done", "infeasible", "failed"
 
 
 def code_fingerprint() -> str:
     """sha256 of the modules that decide what a trained model is; changes retrain everything."""
     digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for name in TRAINING_CODE:
-        digest.update(name.encode())
-        digest.update((package / name).read_bytes())
+    package = Path(__file__).resolve().parent.parent
+    for folder in TRAINING_CODE:
+        for path in sorted((package / folder).rglob("*.py")):
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -11,15 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import Project
-from pipeline.figures import accuracy_vs_params, factor_bars
 from pipeline.progress import console, summary_table
-from pipeline.results import FACTORS, collect_runs, factor_values, summarize_variants
-from pipeline.specs import GridSpec
+from pipeline.report.figures import accuracy_vs_params, factor_bars
+from pipeline.report.results import collect_runs, factor_values, summarize_variants
+from pipeline.specs.factors import FACTOR_NAMES, TITLES
+from pipeline.specs.grid import GridSpec
+from pipeline.specs.run import variant_id
 
 PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "optuna", "dvc", "pandas", "numpy")
-FACTOR_TITLES = {"pooling": "Pooling", "kernel_size": "Kernel size", "padding": "Padding",
-                 "filters": "Filter count (per conv block)", "dense_units": "Dense head width",
-                 "dropout": "Dropout"}
 
 
 def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
@@ -66,7 +65,7 @@ def factor_groups(grid: GridSpec) -> list[tuple[str, ...]]:
 def factor_slice(variants: pd.DataFrame, baseline: dict, group: tuple[str, ...]) -> pd.DataFrame:
     """CNN variants that match the baseline in every factor outside `group`."""
     rows = variants[variants["arch"] == "cnn"]
-    for factor in FACTORS:
+    for factor in FACTOR_NAMES:
         if factor not in group:
             rows = rows[rows[factor].astype(str) == str(baseline[factor])]
     return rows.sort_values(list(group), key=lambda column: column.astype(str))
@@ -96,7 +95,7 @@ def variant_rows(rows: pd.DataFrame, baseline_id: str | None,
 
 
 def header_lines(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[str]:
-    training = project.params.training_config()
+    training = project.params.training_recipe()
     profile = project.params.active
     versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
     counts = runs["status"].value_counts().to_dict()
@@ -111,7 +110,7 @@ def header_lines(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[s
         f"{project.params.data.validation_size} held out from train, test "
         f"{training.test_samples or 'all 10,000'} images (used only for the final score)",
         f"- **Training**: {training.epochs} epoch(s), batch {training.batch_size}, "
-        f"{training.optimizer} lr {training.learning_rate}; seeds {grid.seeds}; "
+        f"{training.optimizer} lr {training.learning_rate}; seeds {grid.initial_seeds}; "
         f"design `{grid.design}`",
         f"- **Runs**: {len(runs)} ({', '.join(f'{k} {v}' for k, v in counts.items())})",
         f"- **Software**: Python {platform.python_version()}, {versions}",
@@ -145,7 +144,7 @@ def dataset_section(dataset: str, variants: pd.DataFrame, grid: GridSpec, baseli
         rows = factor_slice(rows_of, baseline, group)
         if rows.empty:
             continue
-        title = FACTOR_TITLES[factor] + (f" × {', '.join(group[1:])}" if group[1:] else "")
+        title = TITLES[factor] + (f" × {', '.join(group[1:])}" if group[1:] else "")
         lines += [f"### {title}", "",
                   f"CNN variants equal to the baseline except in {', '.join(group)}.", ""]
         headers = [*group, "variant", "params", "FLOPs", "test accuracy", "train s"]
@@ -213,7 +212,7 @@ def build_report(project: Project) -> dict:
     runs = collect_runs(project, grid)
     runs.to_csv(reports_dir / "results.csv", index=False)
     variants = summarize_variants(runs)
-    baseline_ids = _baseline_ids(runs, grid)
+    baseline_ids = _baseline_ids(grid)
     lines = header_lines(project, grid, runs)
     summary = ["## Answers at a glance", ""]
     body: list[str] = []
@@ -249,12 +248,11 @@ def build_report(project: Project) -> dict:
     return metrics
 
 
-def _baseline_ids(runs: pd.DataFrame, grid: GridSpec) -> dict[str, str]:
+def _baseline_ids(grid: GridSpec) -> dict[str, str]:
+    """The baseline CNN's variant id per dataset."""
     if grid.cnn is None:
         return {}
-    description = grid.cnn.baseline.describe()
-    rows = runs[runs["variant"] == description]
-    return dict(zip(rows["dataset"], rows["variant_id"], strict=True))
+    return {dataset: variant_id(dataset, grid.cnn.baseline) for dataset in grid.datasets}
 
 
 def _dataset_metrics(variants: pd.DataFrame, dataset: str, baseline_id: str | None,

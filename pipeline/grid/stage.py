@@ -13,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pipeline.config import Project
-from pipeline.datasets import load_prepared, prepared_digest
-from pipeline.grid import GridRun, expand
+from pipeline.data.prepared import load_prepared, prepared_digest
+from pipeline.grid.expansion import GridRun, expand
 from pipeline.progress import console, epoch_callback, make_progress, summary_table
-from pipeline.records import (
+from pipeline.runs.records import (
     DONE,
     INFEASIBLE,
     base_record,
@@ -27,7 +27,7 @@ from pipeline.records import (
     reusable,
     write_record,
 )
-from pipeline.specs import GridSpec
+from pipeline.specs.grid import GridSpec
 
 
 @dataclass
@@ -59,7 +59,7 @@ class GridOutcome:
 def plan_grid(project: Project, grid: GridSpec | None = None) -> GridPlan:
     """Expand the grid and check each run's stored record against its cache key (no writes)."""
     grid = grid or project.load_grid()
-    runs = expand(grid, project.params.training_config())
+    runs = expand(grid, project.params.training_recipe())
     plan = GridPlan(grid, runs, code_version=code_fingerprint())
     plan.digests = {name: prepared_digest(project.prepared_dir, name) for name in grid.datasets}
     for run in runs:
@@ -104,8 +104,8 @@ def run_grid(project: Project, grid: GridSpec | None = None) -> GridOutcome:
 
 
 def train_pending(project: Project, plan: GridPlan, outcome: GridOutcome) -> None:
-    from pipeline.execute import execute_run
-    from pipeline.tracking import Tracker
+    """Train the plan's pending runs in this process, under one MLflow parent run."""
+    from pipeline.runs.tracking import Tracker
 
     params = project.params
     tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}")
@@ -113,41 +113,38 @@ def train_pending(project: Project, plan: GridPlan, outcome: GridOutcome) -> Non
     if closed:
         console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed train stage")
     parent_tags = {"grid": plan.grid.name, "profile": params.profile}
-    outcome.parent_run_id = tracker.start_parent(
-        f"grid {plan.grid.name} ({params.profile})",
-        {"grid": plan.grid.name, "profile": params.profile, "runs.total": len(plan.runs),
-         "runs.pending": len(plan.pending), "runs.cached": len(plan.reused),
-         "runs.infeasible": len(plan.infeasible)},
-        parent_tags)
-    status = "FAILED"
-    try:
-        with make_progress() as progress:
-            task = progress.add_task("training", total=len(plan.pending))
-            for dataset in plan.grid.datasets:
-                runs = [run for run in plan.pending if run.spec.dataset == dataset]
-                if not runs:
-                    continue
-                splits = load_prepared(project.prepared_dir, dataset)
-                for run in runs:
-                    label = run.spec.name
-                    progress.update(task, description=label)
-                    shown = epoch_callback(progress, task, label, run.spec.training.epochs)
-                    record = execute_run(run.spec, splits, tracker, outcome.parent_run_id,
-                                         plan.code_version, parent_tags,
-                                         params.mlflow.log_models, callbacks=[shown])
-                    write_record(record_path(project.results_dir, run.spec), record)
-                    (outcome.trained if record["status"] == DONE else outcome.failed).append(
-                        run.spec.run_key)
-                    progress.advance(task)
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        tracker.finish_parent(outcome.parent_run_id,
-                              {"runs.trained": len(outcome.trained),
-                               "runs.failed": len(outcome.failed)},
-                              "FAILED" if outcome.failed and status == "FINISHED" else status)
+    counts = {"runs.total": len(plan.runs), "runs.pending": len(plan.pending),
+              "runs.cached": len(plan.reused), "runs.infeasible": len(plan.infeasible)}
+    with tracker.parent_run(f"grid {plan.grid.name} ({params.profile})",
+                            {**parent_tags, **counts}, parent_tags) as parent:
+        outcome.parent_run_id = parent.run_id
+        train_runs(project, plan.pending, tracker, parent.run_id, parent_tags, outcome)
+        parent.metrics = {"runs.trained": len(outcome.trained),
+                          "runs.failed": len(outcome.failed)}
+        parent.failed = bool(outcome.failed)
+
+
+def train_runs(project: Project, runs: list[GridRun], tracker, parent_run_id: str,
+               tags: dict[str, str], outcome: GridOutcome) -> None:
+    """Train `runs` one by one (dataset by dataset), writing each record as it finishes."""
+    from pipeline.runs.execute import execute_run
+
+    code_version = outcome.plan.code_version
+    with make_progress() as progress:
+        task = progress.add_task("training", total=len(runs))
+        for dataset in outcome.plan.grid.datasets:
+            selected = [run for run in runs if run.spec.dataset == dataset]
+            splits = load_prepared(project.prepared_dir, dataset) if selected else None
+            for run in selected:
+                label = run.spec.name
+                progress.update(task, description=label)
+                shown = epoch_callback(progress, task, label, run.spec.training.epochs)
+                record = execute_run(run.spec, splits, tracker, parent_run_id, code_version,
+                                     tags, project.params.mlflow.log_models, callbacks=[shown])
+                write_record(record_path(project.results_dir, run.spec), record)
+                (outcome.trained if record["status"] == DONE else outcome.failed).append(
+                    run.spec.run_key)
+                progress.advance(task)
 
 
 def print_summary(outcome: GridOutcome) -> None:

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.datasets import Splits
-from pipeline.inputs import make_dataset
-from pipeline.memory import PeakMemory
-from pipeline.models import build_model, summary_text
-from pipeline.sampling import stratified_indices
-from pipeline.shapes import count_flops
-from pipeline.specs import RunSpec
+from pipeline.data.prepared import Splits
+from pipeline.data.sampling import stratified_indices
+from pipeline.model.keras_builder import build_model, summary_text
+from pipeline.model.shapes import count_flops
+from pipeline.specs.run import RunSpec
+from pipeline.training.inputs import make_dataset
+from pipeline.training.memory import PeakMemory
 
 SUBSET_SEED = 0  # every run of a profile trains on the same subset; seeds vary init and order
 

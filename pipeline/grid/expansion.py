@@ -10,8 +10,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from pipeline.shapes import check_feasible
-from pipeline.specs import GridSpec, ModelSpec, RunSpec, TrainingConfig
+from pipeline.model.shapes import check_feasible
+from pipeline.specs.grid import GridSpec
+from pipeline.specs.model import ModelSpec
+from pipeline.specs.recipe import TrainingRecipe
+from pipeline.specs.run import RunSpec
 
 
 @dataclass(frozen=True)
@@ -69,14 +72,14 @@ def grid_models(grid: GridSpec) -> list[ModelSpec]:
     return models
 
 
-def expand(grid: GridSpec, training: TrainingConfig) -> list[GridRun]:
+def expand(grid: GridSpec, training: TrainingRecipe) -> list[GridRun]:
     """All runs of the grid in a fixed order: dataset, then model, then seed."""
     runs = []
     models = grid_models(grid)
     reasons = {_key(model): check_feasible(model) for model in models}
     for dataset in grid.datasets:
         for model in models:
-            for seed in grid.seeds:
+            for seed in grid.initial_seeds:
                 spec = RunSpec(dataset=dataset, seed=seed, model=model, training=training)
                 runs.append(GridRun(spec, reasons[_key(model)]))
     return runs

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.shapes import INPUT_CHANNELS, INPUT_SIDE, NUM_CLASSES, POOL_SIZE, plan
-from pipeline.specs import ModelSpec
+from pipeline.model.shapes import INPUT_CHANNELS, INPUT_SIDE, NUM_CLASSES, POOL_SIZE, plan
+from pipeline.specs.model import ModelSpec
 
 
 def build_model(spec: ModelSpec):

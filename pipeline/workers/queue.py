@@ -7,6 +7,9 @@ heartbeat; a trial whose heartbeat is older than the grace period belonged to a 
 worker: it is failed and a WAITING copy is enqueued, so another worker trains the cell.
 Optuna 5's JournalStorage has no heartbeat of its own, so the lease lives in a trial
 system attribute and works the same on SQLite, PostgreSQL and journal files.
+
+This is the only module that touches Optuna's private attributes (`study._storage`,
+`trial._trial_id`); `storage_of` and `trial_id_of` are the two places, and a test pins them.
 """
 
 from __future__ import annotations
@@ -45,33 +48,51 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     )
 
 
+def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
+    """The study's storage (private in Optuna 5: `Study._storage`)."""
+    return study._storage
+
+
+def trial_id_of(trial: FrozenTrial) -> int:
+    """The storage id of a trial (private in Optuna 5: `FrozenTrial._trial_id`)."""
+    return trial._trial_id
+
+
+def set_system_attr(study: optuna.Study, trial: FrozenTrial, key: str, value: object) -> None:
+    storage_of(study).set_trial_system_attr(trial_id_of(trial), key, value)
+
+
+def set_user_attr(study: optuna.Study, trial: FrozenTrial, key: str, value: object) -> None:
+    storage_of(study).set_trial_user_attr(trial_id_of(trial), key, value)
+
+
 def claim_waiting(study: optuna.Study, worker: str) -> FrozenTrial | None:
     """Take one WAITING trial for `worker` (atomic in the storage), or None if none is left."""
-    storage = study._storage
+    storage = storage_of(study)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-            beat(study, trial._trial_id)
-            storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, worker)
-            return storage.get_trial(trial._trial_id)
+        if storage.set_trial_state_values(trial_id_of(trial), state=TrialState.RUNNING):
+            beat(study, trial)
+            set_system_attr(study, trial, WORKER_ATTR, worker)
+            return storage.get_trial(trial_id_of(trial))
     return None
 
 
-def beat(study: optuna.Study, trial_id: int) -> None:
-    study._storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+def beat(study: optuna.Study, trial: FrozenTrial) -> None:
+    set_system_attr(study, trial, HEARTBEAT_ATTR, time.time())
 
 
 class Heartbeat:
     """Context manager: refresh a trial's heartbeat every `interval_s` from a thread."""
 
-    def __init__(self, study: optuna.Study, trial_id: int, interval_s: float):
-        self.study, self.trial_id, self.interval_s = study, trial_id, interval_s
+    def __init__(self, study: optuna.Study, trial: FrozenTrial, interval_s: float):
+        self.study, self.trial, self.interval_s = study, trial, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                beat(self.study, self.trial_id)
+                beat(self.study, self.trial)
             except Exception:  # noqa: BLE001 - finished trials reject updates; stop beating
                 return
 
@@ -94,15 +115,16 @@ def reap_stale(study: optuna.Study, grace_s: float, on_reaped=None) -> list[Froz
 
     Only the worker whose state change succeeds re-enqueues, so a cell is never queued twice.
     """
-    storage, now, reaped = study._storage, time.time(), []
+    now, reaped = time.time(), []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         silent_s = now - last_beat(trial)
         if silent_s <= grace_s:
             continue
         try:
-            storage.set_trial_user_attr(trial._trial_id, "failure_reason",
-                                        f"worker lost: no heartbeat for {silent_s:.0f} s")
-            changed = storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            set_user_attr(study, trial, "failure_reason",
+                          f"worker lost: no heartbeat for {silent_s:.0f} s")
+            changed = storage_of(study).set_trial_state_values(trial_id_of(trial),
+                                                               state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             changed = False
         if not changed:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -43,6 +46,15 @@ def model_signature():
 
     return ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), (-1, 28, 28, 1))]),
                           outputs=Schema([TensorSpec(np.dtype("float32"), (-1, 10))]))
+
+
+@dataclass
+class ParentRun:
+    """An open parent run: callers add final `metrics` and may set `failed` before it closes."""
+
+    run_id: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    failed: bool = False
 
 
 class Tracker:
@@ -90,6 +102,24 @@ class Tracker:
         for name, value in params.items():
             self.client.log_param(run.info.run_id, name, value)
         return run.info.run_id
+
+    @contextmanager
+    def parent_run(self, run_name: str, params: dict, tags: dict) -> Iterator[ParentRun]:
+        """Open a parent run for one grid, sweep or worker execution; always close it.
+
+        It ends FINISHED, FAILED (an exception, or `parent.failed` set), or KILLED on an
+        interrupt, with `parent.metrics` logged first.
+        """
+        parent = ParentRun(self.start_parent(run_name, params, tags))
+        status = "FAILED"
+        try:
+            yield parent
+            status = "FAILED" if parent.failed else "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            self.finish_parent(parent.run_id, parent.metrics, status)
 
     def close_abandoned_runs(self) -> int:
         """Mark RUNNING runs of a killed single-process train stage as KILLED; returns how many.

@@ -17,12 +17,12 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline.config import Project
-from pipeline.datasets import load_prepared
+from pipeline.data.prepared import load_prepared
 from pipeline.progress import console, make_progress, summary_table
-from pipeline.records import DONE, code_fingerprint
-from pipeline.studies import open_storage
-from pipeline.sweep_spec import SweepSpec, spec_from_params, suggest_run
+from pipeline.runs.records import DONE, code_fingerprint
+from pipeline.sweeps.spec import SweepSpec, spec_from_params, suggest_run
 from pipeline.validation import ConfigError, load_yaml_model, parse_model
+from pipeline.workers.queue import open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -67,81 +67,89 @@ def open_study(project: Project, sweep: SweepSpec, storage_url: str | None,
                           f"spec; rename the sweep (`name:`) or restore the original spec")
     study.set_user_attr("kind", "sweep")
     study.set_user_attr("sweep_spec", sweep.model_dump_json())
-    study.set_user_attr("storage_hint", url.split("@")[-1])
     return study
 
 
 def run_sweep(project: Project, sweep: SweepSpec, trials: int, storage_url: str | None = None,
               evaluate_best: bool = True, seed_offset: int = 0) -> SweepOutcome:
     """Add `trials` trials to the sweep's study, then test the best configuration once."""
-    from optuna_integration import KerasPruningCallback
-
-    from pipeline.execute import execute_run
-    from pipeline.tracking import Tracker
+    from pipeline.runs.tracking import Tracker
 
     started = time.perf_counter()
     study = open_study(project, sweep, storage_url, seed_offset)
     splits = load_prepared(project.prepared_dir, sweep.dataset)
     code_version = code_fingerprint()
     tracker = Tracker(project, f"{project.params.mlflow.experiment_prefix}/sweep-{sweep.name}")
-    parent = tracker.start_parent(f"sweep {sweep.name} (+{trials} trials)",
-                                  {"study": sweep.name, "trials.requested": trials,
-                                   "dataset": sweep.dataset},
-                                  {"study_name": sweep.name, "kind_detail": "sweep"})
-    study.set_user_attr("mlflow_parent_run_id", parent)
-    status = "FAILED"
-    try:
+    best = None
+    with tracker.parent_run(f"sweep {sweep.name} (+{trials} trials)",
+                            {"study": sweep.name, "trials.requested": trials,
+                             "dataset": sweep.dataset},
+                            {"study_name": sweep.name}) as parent:
+        study.set_user_attr("mlflow_parent_run_id", parent.run_id)
         with make_progress() as progress:
             task = progress.add_task(f"sweep {sweep.name}", total=trials)
             for _ in range(trials):
-                trial = study.ask()
-                spec = suggest_run(trial, sweep)
-                progress.update(task, description=f"trial {trial.number}: {spec.model.describe()}")
-                tags = {"study_name": sweep.name, "trial_number": str(trial.number)}
-                run_ids: list[str] = []
-
-                def remember(run_id: str, trial=trial, run_ids=run_ids) -> None:
-                    run_ids.append(run_id)
-                    trial.set_user_attr("mlflow_run_id", run_id)
-
-                try:
-                    record = execute_run(
-                        spec, splits, tracker, parent, code_version, tags=tags,
-                        log_model=False, evaluate_test=False,
-                        callbacks=[KerasPruningCallback(trial, "val_accuracy")],
-                        stop_exceptions=(optuna.TrialPruned,), on_start=remember)
-                except optuna.TrialPruned:
-                    state = TrialState.PRUNED
-                    study.tell(trial, state=state)
-                else:
-                    trial.set_user_attr("run_key", spec.run_key)
-                    if record["status"] == DONE:
-                        state = TrialState.COMPLETE
-                        study.tell(trial, record["history"]["val_accuracy"][-1])
-                    else:
-                        state = TrialState.FAIL
-                        trial.set_user_attr("failure_reason", record["reason"][:2000])
-                        study.tell(trial, state=state)
-                tracker.client.set_tag(run_ids[0], "trial_state", state.name)
+                run_trial(study, sweep, splits, tracker, parent.run_id, code_version, progress,
+                          task)
                 progress.advance(task)
-        best = evaluate_best_trial(study, sweep, splits, tracker, parent, code_version) \
-            if evaluate_best else None
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        tracker.finish_parent(parent, {"trials.total": len(study.trials)}, status)
-    states = _state_counts(study)
-    outcome = SweepOutcome(study, states, best, time.perf_counter() - started)
-    rows = [(state.lower(), number) for state, number in states.items()]
+        if evaluate_best:
+            best = evaluate_best_trial(study, sweep, splits, tracker, parent.run_id,
+                                       code_version)
+        parent.metrics = {"trials.total": len(study.trials)}
+    outcome = SweepOutcome(study, _state_counts(study), best, time.perf_counter() - started)
+    print_sweep_summary(sweep, outcome)
+    return outcome
+
+
+def run_trial(study: optuna.Study, sweep: SweepSpec, splits, tracker, parent_run_id: str,
+              code_version: str, progress, task) -> TrialState:
+    """Ask for one trial, train it with pruning, tell its outcome and tag its MLflow run."""
+    from optuna_integration import KerasPruningCallback
+
+    from pipeline.runs.execute import execute_run
+
+    trial = study.ask()
+    spec = suggest_run(trial, sweep)
+    progress.update(task, description=f"trial {trial.number}: {spec.model.describe()}")
+    run_ids: list[str] = []
+
+    def remember(run_id: str) -> None:
+        run_ids.append(run_id)
+        trial.set_user_attr("mlflow_run_id", run_id)
+
+    try:
+        record = execute_run(
+            spec, splits, tracker, parent_run_id, code_version,
+            tags={"study_name": sweep.name, "trial_number": str(trial.number)},
+            log_model=False, evaluate_test=False,
+            callbacks=[KerasPruningCallback(trial, "val_accuracy")],
+            stop_exceptions=(optuna.TrialPruned,), on_start=remember)
+    except optuna.TrialPruned:
+        state = TrialState.PRUNED
+        study.tell(trial, state=state)
+    else:
+        trial.set_user_attr("run_key", spec.run_key)
+        if record["status"] == DONE:
+            state = TrialState.COMPLETE
+            study.tell(trial, record["history"]["val_accuracy"][-1])
+        else:
+            state = TrialState.FAIL
+            trial.set_user_attr("failure_reason", record["reason"][:2000])
+            study.tell(trial, state=state)
+    tracker.client.set_tag(run_ids[0], "trial_state", state.name)
+    return state
+
+
+def print_sweep_summary(sweep: SweepSpec, outcome: SweepOutcome) -> None:
+    rows = [(state.lower(), number) for state, number in outcome.states.items()]
+    best = outcome.best
     if best:
         rows += [("best trial", best["trial_number"]),
                  ("best val accuracy", f"{best['val_accuracy']:.4f}"),
                  ("its test accuracy", f"{best['test_accuracy']:.4f}")]
     rows.append(("wall time", f"{outcome.seconds:.1f} s"))
-    console.print(summary_table(f"sweep {sweep.name}: {len(study.trials)} trials in study", rows))
-    return outcome
+    console.print(summary_table(
+        f"sweep {sweep.name}: {len(outcome.study.trials)} trials in study", rows))
 
 
 def _state_counts(study: optuna.Study) -> dict[str, int]:
@@ -153,7 +161,7 @@ def _state_counts(study: optuna.Study) -> dict[str, int]:
 
 def evaluate_best_trial(study, sweep, splits, tracker, parent, code_version) -> dict | None:
     """Retrain the best trial's configuration and score it on the test set (once per best)."""
-    from pipeline.execute import execute_run
+    from pipeline.runs.execute import execute_run
 
     try:
         best = study.best_trial

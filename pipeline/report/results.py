@@ -5,13 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.config import Project
-from pipeline.grid import expand
-from pipeline.records import read_record, record_path
-from pipeline.specs import GridSpec, ModelSpec
+from pipeline.grid.expansion import expand
+from pipeline.runs.records import read_record, record_path
+from pipeline.specs.factors import FACTOR_NAMES
+from pipeline.specs.grid import GridSpec
+from pipeline.specs.model import ModelSpec
 
-FACTORS = ("pooling", "kernel_size", "padding", "filters", "dense_units", "dropout")
-RUN_COLUMNS = ["dataset", "variant_id", "run_key", "variant", "arch", *FACTORS, "seed", "status",
-               "reason", "params", "flops", "test_accuracy", "test_loss", "val_accuracy",
+RUN_COLUMNS = ["dataset", "variant_id", "run_key", "variant", "arch", *FACTOR_NAMES, "seed",
+               "status", "reason", "params", "flops", "test_accuracy", "test_loss", "val_accuracy",
                "train_time_s", "samples_per_s", "peak_rss_mb", "epochs", "train_samples",
                "mlflow_run_id"]
 METRIC_COLUMNS = {"params": "model/params", "flops": "model/flops",
@@ -39,7 +40,7 @@ def factor_values(model: ModelSpec) -> dict[str, object]:
 def collect_runs(project: Project, grid: GridSpec) -> pd.DataFrame:
     """One row per run of the grid (dataset x variant x seed), missing runs as `missing`."""
     rows = []
-    for run in expand(grid, project.params.training_config()):
+    for run in expand(grid, project.params.training_recipe()):
         spec = run.spec
         record = read_record(record_path(project.results_dir, spec)) or {}
         metrics = record.get("metrics") or {}
@@ -68,7 +69,7 @@ def summarize_variants(runs: pd.DataFrame) -> pd.DataFrame:
         samples_per_s=("samples_per_s", "mean"), params=("params", "first"),
         flops=("flops", "first"))
     first = runs.drop_duplicates(keys).set_index(keys)
-    descriptive = ["variant", "arch", *FACTORS, "status", "reason"]
+    descriptive = ["variant", "arch", *FACTOR_NAMES, "status", "reason"]
     table = first[descriptive].join(stats, how="left").reset_index()
     table["accuracy_sd"] = table["accuracy_sd"].fillna(0.0)
     return table

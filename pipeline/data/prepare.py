@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from pipeline.config import Project
-from pipeline.datasets import locate, save, split
+from pipeline.data.sources import locate
+from pipeline.data.prepared import save, split
 from pipeline.progress import console, make_progress, summary_table
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, model_validator
 
-from pipeline.specs import DatasetName, ModelSpec, RunSpec, Strict, TrainingConfig
+from pipeline.specs.choices import (
+    Arch,
+    DatasetName,
+    Optimizer,
+    Padding,
+    Pooling,
+    PositiveInt,
+    Widths,
+)
+from pipeline.specs.model import ModelSpec
+from pipeline.specs.recipe import Budget, Optimization, TrainingRecipe
+from pipeline.specs.run import RunSpec
+from pipeline.validation import Strict
 
 
 class FloatRange(Strict):
@@ -26,29 +36,35 @@ class FloatRange(Strict):
 class SearchSpace(Strict):
     """Choices per factor; CNN-only factors are suggested only for CNN trials."""
 
-    arch: list[Literal["cnn", "dense"]] = Field(min_length=1)
-    filters: list[tuple[int, ...]] = [(32, 64, 64)]
-    kernel_size: list[int] = [3]
-    pooling: list[Literal["max", "avg", "none"]] = ["max"]
-    padding: list[Literal["valid", "same"]] = ["valid"]
-    dense_units: list[tuple[int, ...]] = [(64,)]
+    arch: list[Arch] = Field(min_length=1)
+    filters: list[Widths] = Field(default=[(32, 64, 64)], min_length=1)
+    kernel_size: list[PositiveInt] = Field(default=[3], min_length=1)
+    pooling: list[Pooling] = Field(default=["max"], min_length=1)
+    padding: list[Padding] = Field(default=["valid"], min_length=1)
+    dense_units: list[Widths] = Field(default=[(64,)], min_length=1)
     dropout: FloatRange = FloatRange(low=0.0, high=0.0)
     learning_rate: FloatRange = FloatRange(low=1e-3, high=1e-3, log=True)
-    batch_size: list[int] = [64]
+    batch_size: list[PositiveInt] = Field(default=[64], min_length=1)
+
+    @model_validator(mode="after")
+    def _ranges_within_limits(self) -> SearchSpace:
+        if not (self.dropout.low >= 0.0 and self.dropout.high < 1.0):
+            raise ValueError(f"dropout range [{self.dropout.low}, {self.dropout.high}] must lie "
+                             f"in [0, 1)")
+        if not (self.learning_rate.low > 0.0 and self.learning_rate.high <= 1.0):
+            raise ValueError(f"learning_rate range [{self.learning_rate.low}, "
+                             f"{self.learning_rate.high}] must lie in (0, 1]")
+        return self
 
 
-class SweepSpec(Strict):
+class SweepSpec(Budget):
     """A named Optuna study over `space`, trained with the given budget on one dataset."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     dataset: DatasetName
     seed: int = 0
-    epochs: int = Field(ge=1)
-    train_samples: int | None = Field(default=None, ge=1)
-    val_samples: int | None = Field(default=None, ge=1)
-    test_samples: int | None = Field(default=None, ge=1)
-    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    optimizer: Optimizer = "adam"
     sampler_seed: int = 0
     startup_trials: int = Field(default=5, ge=0, description="random trials before TPE")
     pruner_startup_trials: int = Field(default=3, ge=0)
@@ -80,12 +96,10 @@ def suggest_run(trial, sweep: SweepSpec) -> RunSpec:
     model["dense_units"] = parse_widths(trial.suggest_categorical(
         "model.dense_units", [widths(choice) for choice in space.dense_units]))
     model["dropout"] = _suggest_float(trial, "model.dropout", space.dropout)
-    training = TrainingConfig(
-        epochs=sweep.epochs, optimizer=sweep.optimizer,
+    training = TrainingRecipe.combine(sweep, Optimization(
+        optimizer=sweep.optimizer,
         batch_size=trial.suggest_categorical("training.batch_size", space.batch_size),
-        learning_rate=_suggest_float(trial, "training.learning_rate", space.learning_rate),
-        train_samples=sweep.train_samples, val_samples=sweep.val_samples,
-        test_samples=sweep.test_samples)
+        learning_rate=_suggest_float(trial, "training.learning_rate", space.learning_rate)))
     return RunSpec(dataset=sweep.dataset, seed=sweep.seed, model=ModelSpec(**model),
                    training=training)
 

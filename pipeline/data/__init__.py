@@ -1,0 +1,1 @@
+"""Data: reading IDX files, finding and verifying datasets, the split, the prepare stage."""

@@ -1,0 +1,1 @@
+"""Paired evidence for ablation verdicts: intervals, p-values, Holm and verdicts."""

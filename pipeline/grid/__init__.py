@@ -1,0 +1,1 @@
+"""Grids: expansion of a grid spec into runs, and the DVC train stage."""

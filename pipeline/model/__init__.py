@@ -1,0 +1,1 @@
+"""Models: layer shapes, parameters and FLOPs without TensorFlow, and the Keras builder."""

@@ -1,0 +1,1 @@
+"""The report stage: result tables, figures, ablation.md and metrics.json."""

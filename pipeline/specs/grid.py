@@ -1,0 +1,129 @@
+"""GridSpec: an ablation grid (experiments/grids/*.yaml): baselines, factor levels, seeds.
+
+Axis fields come from the factor registry, so a new factor is declared in one place; every
+level is typed (a kernel size of 0 or a dropout of 1.5 is refused when the grid loads, with
+the file, key path, value and rule), and an axis given with no levels is refused too.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, create_model, field_validator, model_validator
+
+from pipeline.specs.choices import DatasetName
+from pipeline.specs.factors import FACTOR_NAMES, Factor, factors_for
+from pipeline.specs.model import ModelSpec
+from pipeline.validation import Strict
+
+
+class Axes(Strict):
+    """Levels per factor; an axis that is present must list at least one level."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_empty_axis(cls, data: object) -> object:
+        if isinstance(data, dict):
+            empty = [name for name, levels in data.items() if levels == []]
+            if empty:
+                raise ValueError(f"axis {empty[0]!r} has no levels: list at least one level "
+                                 f"or remove the axis")
+        return data
+
+    def levels(self) -> dict[str, list]:
+        """Axis name -> levels, in registry order, only axes that were given."""
+        return {name: list(getattr(self, name)) for name in type(self).model_fields
+                if getattr(self, name)}
+
+
+def _axes_model(name: str, factors: tuple[Factor, ...]) -> type[Axes]:
+    fields = {factor.name: (list[factor.level], []) for factor in factors}
+    return create_model(name, __base__=Axes, __doc__=f"Levels of the {name[:-4]} factors.",
+                        **fields)
+
+
+CnnAxes = _axes_model("CnnAxes", factors_for("cnn"))
+DenseAxes = _axes_model("DenseAxes", factors_for("dense"))
+
+
+class CnnBlock(Strict):
+    baseline: ModelSpec
+    axes: CnnAxes = CnnAxes()
+    crossed: list[list[str]] = Field(
+        default=[], description="groups of axes varied together (full product) in one_at_a_time"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CnnBlock:
+        if self.baseline.arch != "cnn":
+            raise ValueError("cnn.baseline must have arch: cnn")
+        seen: set[str] = set()
+        for group in self.crossed:
+            for axis in group:
+                if axis not in FACTOR_NAMES:
+                    raise ValueError(f"crossed axis {axis!r} is not one of {list(FACTOR_NAMES)}")
+                if axis in seen:
+                    raise ValueError(f"axis {axis!r} appears in two crossed groups")
+                seen.add(axis)
+        return self
+
+
+class DenseBlock(Strict):
+    baseline: ModelSpec
+    axes: DenseAxes = DenseAxes()
+
+    @model_validator(mode="after")
+    def _check(self) -> DenseBlock:
+        if self.baseline.arch != "dense":
+            raise ValueError("dense.baseline must have arch: dense")
+        return self
+
+
+class AdaptiveSeeds(Strict):
+    """Seeds 0..initial-1 for every variant, then one more at a time where still undecided."""
+
+    initial: int = Field(ge=1)
+    max: int = Field(ge=1)
+    extra_runs: int | None = Field(
+        default=None, ge=0, description="at most this many runs added after the initial seeds")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdaptiveSeeds:
+        if self.max < self.initial:
+            raise ValueError(f"max ({self.max}) must be at least initial ({self.initial})")
+        return self
+
+
+class GridSpec(Strict):
+    """An ablation grid: baselines, factor levels, datasets and seeds (experiments/grids/)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    design: Literal["one_at_a_time", "factorial"] = "one_at_a_time"
+    datasets: list[DatasetName] = Field(min_length=1)
+    seeds: list[int] | AdaptiveSeeds
+    cnn: CnnBlock | None = None
+    dense: DenseBlock | None = None
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int] | AdaptiveSeeds) -> list[int] | AdaptiveSeeds:
+        if isinstance(seeds, list):
+            if not seeds:
+                raise ValueError("list at least one seed")
+            if len(set(seeds)) != len(seeds):
+                raise ValueError(f"seeds must be distinct, got {seeds}")
+        return seeds
+
+    @model_validator(mode="after")
+    def _some_model(self) -> GridSpec:
+        if self.cnn is None and self.dense is None:
+            raise ValueError("a grid needs a `cnn` block, a `dense` block, or both")
+        return self
+
+    @property
+    def initial_seeds(self) -> list[int]:
+        """The seeds every variant trains with before any adaptive replication."""
+        if isinstance(self.seeds, AdaptiveSeeds):
+            return list(range(self.seeds.initial))
+        return list(self.seeds)

@@ -1,0 +1,39 @@
+"""The training recipe: one type for params, profiles, grids and sweeps.
+
+`Budget` (epochs and data per run) and `Optimization` (batch, optimizer, learning rate) are
+declared once; a profile carries a Budget, params.yaml `training:` an Optimization, a sweep a
+Budget plus its optimizer, and every run the full TrainingRecipe made of both.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipeline.specs.choices import Optimizer
+from pipeline.validation import Strict
+
+
+class Budget(Strict):
+    """How much each run trains: epochs and (optional) caps on the images used."""
+
+    epochs: int = Field(ge=1)
+    train_samples: int | None = Field(default=None, ge=1)
+    val_samples: int | None = Field(default=None, ge=1)
+    test_samples: int | None = Field(default=None, ge=1)
+
+
+class Optimization(Strict):
+    """How each run optimises: batch size, optimizer and learning rate."""
+
+    batch_size: int = Field(default=64, ge=1)
+    optimizer: Optimizer = "adam"
+    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+
+
+class TrainingRecipe(Budget, Optimization):
+    """Everything that decides how one run trains (part of its cache key)."""
+
+    @classmethod
+    def combine(cls, budget: Budget, optimization: Optimization) -> TrainingRecipe:
+        budget_fields = budget.model_dump(include=set(Budget.model_fields))
+        return cls(**budget_fields, **optimization.model_dump())

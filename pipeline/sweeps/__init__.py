@@ -1,0 +1,1 @@
+"""Optuna sweeps: the search-space spec, running a sweep, its report."""

@@ -1,0 +1,1 @@
+"""Training: tf.data inputs, the one training function, peak memory."""

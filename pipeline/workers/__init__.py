@@ -1,0 +1,1 @@
+"""Several workers: Optuna storage as a work queue, workers, the coordinating train stage."""

@@ -1,0 +1,157 @@
+"""A worker: claim WAITING grid cells from the study, train each with a heartbeat, tell it.
+
+Workers run on any machine that reaches the storage and has the same commit and prepared
+data; they refuse a study enqueued with other training code or data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from pipeline.config import Project
+from pipeline.data.prepared import Splits, load_prepared
+from pipeline.progress import console
+from pipeline.runs.records import DONE, code_fingerprint, record_path, write_record
+from pipeline.specs.run import RunSpec
+from pipeline.validation import ConfigError
+from pipeline.workers.queue import (
+    Heartbeat,
+    claim_waiting,
+    count,
+    reap_stale,
+    set_system_attr,
+    set_user_attr,
+)
+
+RUN_ID_ATTR = "lab:mlflow_run_id"
+
+
+@dataclass
+class WorkerSettings:
+    """Lease timing and stopping rules of a worker."""
+
+    heartbeat_s: float = 10.0
+    grace_s: float = 60.0
+    poll_s: float = 2.0
+    wait_for_running: bool = True
+    max_runs: int | None = None
+
+
+@dataclass
+class WorkerOutcome:
+    trained: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    reaped: list[int] = field(default_factory=list)
+
+    @property
+    def finished(self) -> int:
+        return len(self.trained) + len(self.failed)
+
+
+def check_study(study: optuna.Study) -> str:
+    """The study's code version, after checking it is a grid study of this very code."""
+    attrs = study.user_attrs
+    if attrs.get("kind") != "grid":
+        raise ConfigError(f"study {study.study_name!r} is not a grid study (kind "
+                          f"{attrs.get('kind')!r}); sweeps are joined with `pipeline sweep`")
+    code_version = code_fingerprint()
+    if attrs["code_version"] != code_version:
+        raise ConfigError(
+            f"study {study.study_name!r} was enqueued by training code {attrs['code_version']}, "
+            f"this worker runs {code_version}: check out the same commit on every worker")
+    return code_version
+
+
+def study_tracker(project: Project, study: optuna.Study):
+    """The MLflow tracker of the study's experiment ($MLFLOW_TRACKING_URI wins)."""
+    from pipeline.runs.tracking import Tracker
+
+    attrs = study.user_attrs
+    return Tracker(project, attrs["mlflow_experiment"],
+                   uri=os.environ.get("MLFLOW_TRACKING_URI") or attrs["mlflow_tracking_uri"])
+
+
+def close_orphan_run(tracker, trial: FrozenTrial) -> None:
+    """End the MLflow run of a trial whose worker died as KILLED (`worker lost`)."""
+    run_id = trial.system_attrs.get(RUN_ID_ATTR)
+    console.print(f"[yellow]reaped[/] trial {trial.number} "
+                  f"({trial.user_attrs.get('run_key')}): its worker stopped beating")
+    if run_id:
+        tracker.client.set_tag(run_id, "status", "worker lost")
+        tracker.client.set_terminated(run_id, status="KILLED")
+
+
+def work(study: optuna.Study, project: Project, settings: WorkerSettings,
+         progress_label: str = "worker") -> WorkerOutcome:
+    """Claim and train cells until none is waiting (and, if asked, none is running)."""
+    code_version = check_study(study)
+    tracker = study_tracker(project, study)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    data: dict[str, Splits] = {}
+    outcome = WorkerOutcome()
+
+    def on_reaped(trial: FrozenTrial) -> None:
+        outcome.reaped.append(trial.number)
+        close_orphan_run(tracker, trial)
+
+    while settings.max_runs is None or outcome.finished < settings.max_runs:
+        reap_stale(study, settings.grace_s, on_reaped=on_reaped)
+        trial = claim_waiting(study, worker)
+        if trial is None:
+            if settings.wait_for_running and count(study, TrialState.RUNNING):
+                time.sleep(settings.poll_s)
+                continue
+            break
+        spec = RunSpec.model_validate_json(trial.user_attrs["spec"])
+        console.print(f"{progress_label}: trial {trial.number} {spec.name}")
+        splits = data.get(spec.dataset) or data.setdefault(
+            spec.dataset, load_checked(project, study, spec.dataset))
+        record = train_cell(study, trial, spec, splits, tracker, code_version, worker, settings)
+        write_record(record_path(project.results_dir, spec), record)
+        if record["status"] == DONE:
+            study.tell(trial.number, record["history"]["val_accuracy"][-1])
+            outcome.trained.append(spec.run_key)
+        else:
+            study.tell(trial.number, state=TrialState.FAIL)
+            outcome.failed.append(spec.run_key)
+    return outcome
+
+
+def load_checked(project: Project, study: optuna.Study, dataset: str) -> Splits:
+    """The prepared dataset, refused when its digest differs from the one enqueued."""
+    splits = load_prepared(project.prepared_dir, dataset)
+    expected = study.user_attrs["digests"][dataset]
+    if splits.digest != expected:
+        raise ConfigError(
+            f"{project.prepared_dir}: prepared {dataset} has digest {splits.digest}, the study "
+            f"expects {expected}; prepare the same data (same params `data`) on this worker")
+    return splits
+
+
+def train_cell(study: optuna.Study, trial: FrozenTrial, spec: RunSpec, splits: Splits, tracker,
+               code_version: str, worker: str, settings: WorkerSettings) -> dict:
+    """Train one claimed cell under a heartbeat; store its record on the trial."""
+    from pipeline.runs.execute import execute_run
+
+    attrs = study.user_attrs
+
+    def remember(run_id: str) -> None:
+        set_system_attr(study, trial, RUN_ID_ATTR, run_id)
+
+    with Heartbeat(study, trial, settings.heartbeat_s):
+        record = execute_run(spec, splits, tracker, attrs["mlflow_parent_run_id"], code_version,
+                             tags={"study_name": study.study_name,
+                                   "trial_number": str(trial.number), "worker": worker},
+                             log_model=attrs.get("log_models", True), on_start=remember)
+    record["worker"] = worker
+    set_user_attr(study, trial, "record", json.dumps(record))
+    return record
+
+
