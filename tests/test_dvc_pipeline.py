@@ -47,6 +47,7 @@ def dvc_repo(tmp_path, synthetic_data_dir):
     return repo, env, params["mlflow"]["tracking_uri"]
 
 
+@pytest.mark.slow
 def test_dvc_repro_smoke_end_to_end(dvc_repo):
     repo, env, uri = dvc_repo
     first = run(["dvc", "repro"], repo, env)

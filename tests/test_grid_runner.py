@@ -8,6 +8,7 @@ import sys
 import time
 
 import mlflow
+import pytest
 import yaml
 
 from pipeline.config import load_project
@@ -68,6 +69,7 @@ def test_grid_trains_logs_and_caches(project):
     assert len(child_runs(project)[0]) == 5, "a cached variant must not be logged twice"
 
 
+@pytest.mark.slow
 def test_changing_one_kernel_size_retrains_only_its_variants(project):
     run_grid(project)
     grid_path = project.grid_path()
@@ -83,6 +85,7 @@ def test_changing_one_kernel_size_retrains_only_its_variants(project):
     assert infeasible == ["cnn f4-8-8 k7 max valid h8"]
 
 
+@pytest.mark.slow
 def test_changing_training_recipe_retrains_everything(project, tmp_path):
     run_grid(project)
     params = yaml.safe_load(project.params_path.read_text())
@@ -95,6 +98,7 @@ def test_changing_training_recipe_retrains_everything(project, tmp_path):
     assert plan_grid(load_project(project.params_path)).pending == [], "reverting finds the cache"
 
 
+@pytest.mark.slow
 def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
     command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "train"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -131,6 +135,7 @@ def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 5
 
 
+@pytest.mark.slow
 def test_second_project_in_one_process_logs_to_its_own_store(project, tmp_path,
                                                              synthetic_data_dir):
     from pipeline.data.prepare import prepare_all

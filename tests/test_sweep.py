@@ -2,6 +2,7 @@
 
 import mlflow
 import optuna
+import pytest
 import yaml
 from optuna.trial import TrialState
 
@@ -15,6 +16,7 @@ def sweep_runs(project, name):
     return client.search_runs([experiment.experiment_id], max_results=1000)
 
 
+@pytest.mark.slow
 def test_smoke_sweep_runs_and_resumes(project):
     storage = f"sqlite:///{project.root / 'optuna.db'}"
     command = ["--params", str(project.params_path), "sweep",

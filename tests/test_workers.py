@@ -35,9 +35,9 @@ def make_project(root, data_dir, tracking_uri, **profile):
     return project
 
 
-def start_worker(project, storage, study):
+def start_worker(project, storage, study, *extra):
     command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "worker",
-               "--storage", storage, "--study", study, "--threads", "1"]
+               "--storage", storage, "--study", study, "--threads", "1", *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("MLFLOW_TRACKING_URI", None)
     log = (project.root / f"worker-{time.monotonic_ns()}.log").open("w")
@@ -82,7 +82,9 @@ def finished_child_keys(tracking_uri):
 def two_workers_finish_grid(project, storage_url, tracking_uri):
     study, plan, _ = enqueue_only(project, storage_url)
     assert len(plan.pending) == 10
-    workers = [start_worker(project, storage_url, study.study_name) for _ in range(2)]
+    # Each worker may take 6 of the 10 cells, so both must train some.
+    workers = [start_worker(project, storage_url, study.study_name, "--max-runs", "6")
+               for _ in range(2)]
     wait_all(workers)
     assert [worker.returncode for worker in workers] == [0, 0]
     study = optuna.load_study(study_name=study.study_name, storage=open_storage(storage_url))
@@ -90,15 +92,17 @@ def two_workers_finish_grid(project, storage_url, tracking_uri):
     keys = finished_child_keys(tracking_uri)
     assert sorted(keys) == sorted(expected_keys(project)), "one MLflow child run per cell"
     trained_by = {trial.system_attrs["lab:worker"] for trial in study.get_trials()}
-    return trained_by
+    assert len(trained_by) == 2, f"both workers must train cells, got {trained_by}"
 
 
+@pytest.mark.slow
 def test_two_workers_on_postgresql(tmp_path, synthetic_data_dir):
     with postgres_server(("optuna", "mlflow")) as urls:
         project = make_project(tmp_path / "project", synthetic_data_dir, urls["mlflow"])
         two_workers_finish_grid(project, urls["optuna"], urls["mlflow"])
 
 
+@pytest.mark.slow
 def test_two_workers_on_journal_file_with_mlflow_server(tmp_path, synthetic_data_dir):
     with mlflow_server(tmp_path) as url:
         project = make_project(tmp_path / "project", synthetic_data_dir, url)
@@ -106,8 +110,8 @@ def test_two_workers_on_journal_file_with_mlflow_server(tmp_path, synthetic_data
         two_workers_finish_grid(project, storage, url)
 
 
-@pytest.mark.parametrize("backend", ["journal"])
-def test_killed_worker_loses_no_cell(tmp_path, synthetic_data_dir, backend):
+@pytest.mark.slow
+def test_killed_worker_loses_no_cell(tmp_path, synthetic_data_dir):
     project = make_project(tmp_path / "project", synthetic_data_dir,
                            f"sqlite:///{tmp_path / 'mlflow.db'}", epochs=3, train_samples=600)
     storage = f"journal:///{tmp_path / 'grid.log'}"
@@ -135,6 +139,52 @@ def test_killed_worker_loses_no_cell(tmp_path, synthetic_data_dir, backend):
     assert lost.user_attrs["failure_reason"].startswith("worker lost: no heartbeat")
     retried = [t for t in study.trials if t.system_attrs.get("lab:retry_of") == killed_trial]
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+
+
+def wait_for_study(storage, name, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            study = optuna.load_study(study_name=name, storage=open_storage(storage))
+        except KeyError:
+            study = None
+        if study is not None and "mlflow_parent_run_id" in study.user_attrs:
+            return study
+        time.sleep(0.2)
+    raise AssertionError(f"study {name} never appeared in {storage}")
+
+
+@pytest.mark.slow
+def test_coordinator_trains_with_a_worker_and_collects_every_result(tmp_path,
+                                                                     synthetic_data_dir):
+    """`train --storage`: enqueue, train as one worker beside another, wait, collect, close."""
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    project = make_project(tmp_path / "project", synthetic_data_dir, tracking_uri)
+    storage = f"journal:///{tmp_path / 'grid.log'}"
+    command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "train",
+               "--storage", storage]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    coordinator = subprocess.Popen(command, cwd=project.root, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    study = wait_for_study(storage, "grid-workers")
+    worker = start_worker(project, storage, study.study_name, "--max-runs", "6")
+    output, _ = coordinator.communicate(timeout=600)
+    wait_all([worker])
+    assert coordinator.returncode == 0, output
+    assert worker.returncode == 0
+    records = [json.loads(path.read_text()) for path in project.results_dir.glob("*.json")]
+    assert {r["run_key"] for r in records if r["status"] == "done"} == expected_keys(project)
+    assert sum(r["status"] == "infeasible" for r in records) == 2
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("cnn-ablation/workers")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    parents = [run for run in runs if run.data.tags.get("kind") == "parent"]
+    assert [parent.info.status for parent in parents] == ["FINISHED"]
+    children = [run for run in runs if run.data.tags.get("kind") == "child"]
+    assert len(children) == 10
+    assert len({child.data.tags["worker"] for child in children}) == 2
+    assert {child.data.tags["mlflow.parentRunId"] for child in children} == \
+        {parents[0].info.run_id}
 
 
 def test_unsupported_storage_url_is_a_clear_error(project, capsys):
