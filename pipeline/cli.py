@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
+import traceback
 from pathlib import Path
+
+from rich.markup import escape
 
 from pipeline.config import load_project
 from pipeline.data.idx import IdxError
 from pipeline.data.sources import DataNotFoundError
 from pipeline.model.shapes import InfeasibleSpec
 from pipeline.progress import console
+from pipeline.redaction import redact, redact_log_records
+from pipeline.stores import bound_http_retries, check_store
 from pipeline.validation import ConfigError
 
 USER_ERRORS = (ConfigError, DataNotFoundError, IdxError, InfeasibleSpec)
@@ -27,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("prepare", help="verify the IDX files and write data/prepared/"
                         ).set_defaults(handler=prepare)
     train = commands.add_parser("train", help="train every grid run without a valid result")
-    train.set_defaults(handler=train_grid)
+    train.set_defaults(handler=train_stage)
     add_storage_options(train)
     train.add_argument("--no-work", action="store_true",
                        help="with --storage: only enqueue and wait for other workers")
@@ -35,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=join_study)
     add_storage_options(worker)
     worker.add_argument("--max-runs", type=int, default=None, help="stop after N cells")
-    worker.add_argument("--trials", type=int, default=10, help="trials to add (sweep studies)")
+    add_budget_options(worker, default_trials=None)
     worker.add_argument("--no-wait", action="store_true",
                         help="leave when no cell is waiting, even if others still run")
     worker.add_argument("--threads", type=int, default=None,
@@ -43,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="create or resume an Optuna sweep")
     sweep.set_defaults(handler=sweep_study)
     sweep.add_argument("spec", type=Path, help="sweep spec, e.g. experiments/sweep.yaml")
-    sweep.add_argument("--trials", type=int, default=30, help="trials to add to the study")
+    add_budget_options(sweep, default_trials=30)
     sweep.add_argument("--storage", default=None, help="Optuna storage URL (overrides spec)")
     sweep.add_argument("--no-best", action="store_true",
                        help="skip the test-set evaluation of the best trial")
@@ -65,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_budget_options(parser: argparse.ArgumentParser, default_trials: int | None) -> None:
+    """A sweep's study-wide trial budget (issue 10): --trials N in all, or --add-trials N."""
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--trials", type=int, default=default_trials,
+                        help="sweeps: run until the study holds N trials (all workers and "
+                             "earlier runs count)")
+    budget.add_argument("--add-trials", type=int, default=None, metavar="N",
+                        help="sweeps: N trials more than the study holds now")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="sweeps: start no trial after this many seconds")
+
+
 def add_storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", default=None,
                         help="Optuna storage shared by workers: journal:///abs/file.log, "
@@ -76,11 +92,17 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    bound_http_retries()
+    redact_log_records()
     try:
         return dispatch(arguments)
     except USER_ERRORS as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(redact(error))}", highlight=False,
+                      soft_wrap=True)
         return 2
+    except Exception:  # noqa: BLE001 - a bug still shows its traceback, passwords masked
+        console.print(escape(redact(traceback.format_exc())), highlight=False)
+        return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished runs are saved; run again to resume")
         return 130
@@ -103,11 +125,13 @@ def prepare(project, arguments) -> None:
 
 def sweep_study(project, arguments) -> None:
     from pipeline.sweeps.report import write_sweep_report
-    from pipeline.sweeps.stage import load_sweep, run_sweep
+    from pipeline.sweeps.stage import default_storage, load_sweep, run_sweep
 
     sweep = load_sweep(arguments.spec)
+    check_stores(project, arguments.storage or sweep.storage or default_storage(project))
     outcome = run_sweep(project, sweep, arguments.trials, arguments.storage,
-                        evaluate_best=not arguments.no_best)
+                        evaluate_best=not arguments.no_best, add_trials=arguments.add_trials,
+                        timeout_s=arguments.timeout)
     path = write_sweep_report(outcome.study, sweep.dataset, project.reports_dir)
     console.print(f"sweep report: {path}")
 
@@ -121,13 +145,23 @@ def report(project, arguments) -> None:
 def worker_settings(project):
     from pipeline.workers.worker import WorkerSettings
 
-    workers = project.params.workers
-    return WorkerSettings(heartbeat_s=workers.heartbeat_s, grace_s=workers.grace_s)
+    return WorkerSettings.from_params(project.params.workers)
+
+
+def train_stage(project, arguments) -> int:
+    """`pipeline train`: writes reports/run.json and shares the run cache with home."""
+    from pipeline.grid.settings import write_run_settings
+    from pipeline.runs.shared_cache import shared_run_cache
+
+    write_run_settings(project)
+    with shared_run_cache(project):
+        return train_grid(project, arguments)
 
 
 def train_grid(project, arguments) -> int:
     """The DVC train stage: in this process, or through a shared storage with workers."""
     storage = arguments.storage or project.params.workers.storage
+    check_stores(project, storage)
     if storage is None:
         from pipeline.grid.stage import run_grid
 
@@ -143,6 +177,26 @@ def train_grid(project, arguments) -> int:
         console.print(f"[yellow]{len(outcome.failed)} run(s) failed[/]; the report lists them. "
                       "Fix the cause, then `dvc repro -f -s train` retrains only those.")
     return 0
+
+
+def check_stores(project, storage: str | None) -> None:
+    """Probe the MLflow tracking store and the Optuna storage before anything trains."""
+    from pipeline.runs.tracking import tracking_uri
+    from pipeline.workers.queue import open_storage
+
+    check_store(tracking_uri(project), "MLflow tracking store")
+    if storage is not None:
+        open_storage(storage)
+
+
+def check_study_tracking(project, study) -> None:
+    """Probe the tracking store a joined study logs to (a grid study names its own)."""
+    from pipeline.runs.tracking import tracking_uri
+    from pipeline.workers.worker import study_tracking_uri
+
+    grid = study.user_attrs.get("kind") == "grid"
+    check_store(study_tracking_uri(study) if grid else tracking_uri(project),
+                "MLflow tracking store")
 
 
 def join_study(project, arguments) -> int:
@@ -162,13 +216,16 @@ def join_study(project, arguments) -> int:
     try:
         study = optuna.load_study(study_name=arguments.study, storage=open_storage(url))
     except KeyError:
-        console.print(f"[bold red]error:[/] no study {arguments.study!r} in {url}")
+        console.print(f"[bold red]error:[/] no study {arguments.study!r} in {redact(url)}",
+                      highlight=False)
         return 2
+    check_study_tracking(project, study)
     if study.user_attrs.get("kind") == "sweep":
         from pipeline.sweeps.stage import run_sweep, sweep_from_study
 
         run_sweep(project, sweep_from_study(study), arguments.trials, url,
-                  evaluate_best=False, seed_offset=os.getpid())
+                  evaluate_best=False, seed_offset=os.getpid(),
+                  add_trials=arguments.add_trials, timeout_s=arguments.timeout)
         return 0
     from pipeline.workers.worker import work
 
@@ -182,16 +239,20 @@ def join_study(project, arguments) -> int:
 
 
 def serve_dashboard(project, arguments) -> int:
+    from pipeline.process_group import run_in_group
     from pipeline.sweeps.stage import default_storage
     from pipeline.workers.queue import JOURNAL_PREFIX
 
     storage = arguments.storage or default_storage(project)
-    console.print(f"optuna-dashboard for {storage} on http://{arguments.host}:{arguments.port}")
+    console.print(f"optuna-dashboard for {redact(storage)} on "
+                  f"http://{arguments.host}:{arguments.port}", highlight=False)
     if storage.startswith(JOURNAL_PREFIX):
         storage = "/" + storage[len(JOURNAL_PREFIX):].lstrip("/")  # a journal file path
+    else:
+        check_store(storage, "Optuna storage")
     executable = Path(sys.executable).parent / "optuna-dashboard"
-    return subprocess.call([str(executable), storage, "--host", arguments.host,
-                            "--port", str(arguments.port)])
+    return run_in_group([str(executable), storage, "--host", arguments.host,
+                         "--port", str(arguments.port)])
 
 
 def show_plan(project, arguments) -> None:
@@ -216,11 +277,16 @@ def show_plan(project, arguments) -> None:
 
 
 def serve_ui(project, arguments) -> int:
+    from pipeline.process_group import run_in_group
     from pipeline.runs.tracking import tracking_uri
 
     host, port = arguments.host, arguments.port
     uri = tracking_uri(project)
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-               "--host", host, "--port", str(port), "--workers", "1"]
-    console.print(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl-C to stop)")
-    return subprocess.call(command, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    check_store(uri, "MLflow tracking store")
+    # The store URI goes through the environment, so no password shows in the process list.
+    command = [sys.executable, "-m", "mlflow", "ui", "--host", host, "--port", str(port),
+               "--workers", "1"]
+    console.print(f"MLflow UI for {redact(uri)} on http://{host}:{port} (Ctrl-C to stop)",
+                  highlight=False)
+    return run_in_group(command, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+                                      "MLFLOW_BACKEND_STORE_URI": uri})

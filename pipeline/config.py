@@ -10,10 +10,12 @@ from pydantic import Field, model_validator
 from pipeline.specs.choices import DatasetName
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.recipe import Budget, Optimization, TrainingRecipe
-from pipeline.validation import Strict, load_yaml_model
+from pipeline.validation import ConfigError, Strict, load_yaml_model, parse_model, read_yaml
 
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 PARAMS_ENV = "CNN_LAB_PARAMS"
+HOME_ENV = "CNN_LAB_HOME"  # the project checkout that owns data, stores and the run cache
+DVC_TEMP_MARKER = "/.dvc/tmp/exps/"  # where `dvc exp run --queue/--temp` runs a stage
 
 
 class DataConfig(Strict):
@@ -37,6 +39,16 @@ class ProfileConfig(Budget):
     description: str = ""
 
 
+class EvidenceConfig(Strict):
+    """How the report turns paired differences into verdicts."""
+
+    smallest_effect: float = Field(
+        default=0.002, gt=0.0, lt=1.0,
+        description="a difference of test accuracy smaller than this does not matter: an "
+                    "interval inside ±smallest_effect is called equivalent")
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+
+
 class MlflowConfig(Strict):
     tracking_uri: str | None = Field(default=None, description="overridden by MLFLOW_TRACKING_URI")
     experiment_prefix: str = "cnn-ablation"
@@ -51,6 +63,8 @@ class WorkersConfig(Strict):
     study: str | None = Field(default=None, description="default grid-<grid name>")
     heartbeat_s: float = Field(default=10.0, gt=0)
     grace_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=1, description="workers that may die on one cell "
+                             "(or sweep configuration) before it is recorded as failed")
 
 
 class Params(Strict):
@@ -59,7 +73,10 @@ class Params(Strict):
     profile: str
     data: DataConfig = DataConfig()
     training: Optimization = Optimization()
-    profiles: dict[str, ProfileConfig]
+    profiles: dict[str, ProfileConfig] = Field(
+        description="inline, or read from `profiles_file` when absent from params.yaml")
+    profiles_file: str = "experiments/profiles.yaml"
+    evidence: EvidenceConfig = EvidenceConfig()
     mlflow: MlflowConfig = MlflowConfig()
     workers: WorkersConfig = WorkersConfig()
     results_dir: str = "results/runs"
@@ -89,6 +106,12 @@ class Project:
         self.params = params
         self.root = root
         self.params_path = params_path
+        self.home = project_home(root)
+
+    def home_path(self, relative: str) -> Path:
+        """A path of the project's home (data, stores, run cache), not of a DVC temp copy."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.home / candidate
 
     def path(self, relative: str) -> Path:
         candidate = Path(relative)
@@ -109,13 +132,50 @@ class Project:
     def data_dir(self) -> Path | None:
         """The IDX directory: $CNN_LAB_DATA_DIR, else params `data.dir`, else none."""
         configured = os.environ.get(DATA_DIR_ENV) or self.params.data.dir
-        return self.path(configured) if configured else None
+        return self.home_path(configured) if configured else None
+
+    def data_dirs(self) -> list[tuple[str, Path]]:
+        """The documented search's folders, labelled: $CNN_LAB_DATA_DIR, then `data.dir`."""
+        folders = []
+        if os.environ.get(DATA_DIR_ENV):
+            folders.append((f"${DATA_DIR_ENV}", self.home_path(os.environ[DATA_DIR_ENV])))
+        if self.params.data.dir:
+            folders.append(("params data.dir", self.home_path(self.params.data.dir)))
+        return folders
 
     def grid_path(self) -> Path:
         return self.path(self.params.active.grid)
 
     def load_grid(self) -> GridSpec:
         return load_grid(self.grid_path())
+
+
+def project_home(root: Path) -> Path:
+    """$CNN_LAB_HOME, else the checkout a DVC queued/temp experiment copy lives in, else root.
+
+    `dvc exp run --queue` runs stages in <project>/.dvc/tmp/exps/<tmp>/, where relative paths
+    such as ../shared/datasets and git-ignored stores (mlflow.db, results/runs) are missing.
+    """
+    configured = os.environ.get(HOME_ENV)
+    if configured:
+        return Path(configured).resolve()
+    text = str(root.resolve())
+    if DVC_TEMP_MARKER in text:
+        return Path(text.split(DVC_TEMP_MARKER)[0])
+    return root
+
+
+def read_params(params_path: Path) -> object:
+    """params.yaml, with `profiles:` read from `profiles_file` when params.yaml has none."""
+    data = read_yaml(params_path)
+    if isinstance(data, dict) and "profiles" not in data:
+        relative = Path(data.get("profiles_file") or "experiments/profiles.yaml")
+        profiles_path = relative if relative.is_absolute() else params_path.parent / relative
+        profiles = read_yaml(profiles_path)
+        if not isinstance(profiles, dict):
+            raise ConfigError(f"{profiles_path}: expected a mapping of profile name -> settings")
+        data = {**data, "profiles": profiles}
+    return data
 
 
 def load_grid(path: Path) -> GridSpec:
@@ -127,5 +187,5 @@ def load_project(params_path: Path | None = None) -> Project:
     if params_path is None:
         params_path = Path(os.environ.get(PARAMS_ENV, "params.yaml"))
     params_path = params_path.resolve()
-    params = load_yaml_model(params_path, Params)
+    params = parse_model(Params, read_params(params_path), str(params_path))
     return Project(params, params_path.parent, params_path)

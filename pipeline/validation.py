@@ -29,8 +29,11 @@ def format_validation_error(source: str, error: ValidationError, data: object) -
         if item["type"] == "extra_forbidden":
             lines.append(f"  {location}: unknown key (remove it or check its spelling)")
             continue
-        value = item.get("input", _lookup(data, item["loc"]))
         message = item["msg"]
+        if not item["loc"]:  # a whole-file rule: its message says it all, no dump of the file
+            lines.append(f"  {message.removeprefix('Value error, ')}")
+            continue
+        value = item.get("input", _lookup(data, item["loc"]))
         if item["type"] == "missing":
             lines.append(f"  {location}: required key is missing")
         else:

@@ -82,7 +82,7 @@ def write_project(root: Path, data_dir: Path, grid: dict | None = None,
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch):
     """Tests never see the user's tracking server or data directory."""
-    for name in ("MLFLOW_TRACKING_URI", "CNN_LAB_DATA_DIR", "CNN_LAB_PARAMS"):
+    for name in ("MLFLOW_TRACKING_URI", "CNN_LAB_DATA_DIR", "CNN_LAB_PARAMS", "CNN_LAB_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")

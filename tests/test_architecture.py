@@ -12,7 +12,9 @@ from pipeline.workers.queue import storage_of, trial_id_of
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pipeline"
 # Lower layers never import higher ones; a unit is a subpackage or a top-level module.
-LAYERS = {"hashing": 0, "validation": 0, "progress": 0, "evidence": 0, "specs": 1,
+LAYERS = {"hashing": 0, "validation": 0, "progress": 0, "evidence": 0, "redaction": 0,
+          "process_group": 0,
+          "specs": 1, "stores": 1,
           "config": 2, "data": 3, "model": 3, "training": 4, "runs": 5, "grid": 6,
           "report": 7, "workers": 7, "sweeps": 8, "cli": 9, "__main__": 10, "__init__": 0}
 

@@ -58,13 +58,19 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
     assert (results["status"] == "done").sum() == 12
     assert (results["status"] == "infeasible").sum() == 2
     report = (repo / "reports" / "ablation.md").read_text()
-    for text in ("## Answers at a glance", "### Pooling", "### Kernel size × padding",
-                 "### CNN vs Dense", "## Infeasible and failed cells",
-                 "conv block 3 (kernel 5, padding valid)", "tensorflow-cpu 2.21.0"):
+    for text in ("## Answers at a glance", "## How to read the verdicts", "### Pooling",
+                 "### Kernel size × Padding", "### CNN vs Dense", "## Ledger",
+                 "### Infeasible and failed cells", "conv block 3 (kernel 5, padding valid)",
+                 "tensorflow-cpu 2.21.0", "## mnist against fashion_mnist"):
         assert text in report, text
     figures = sorted(path.name for path in (repo / "reports" / "figures").glob("*.png"))
-    assert "accuracy_vs_params.png" in figures and "mnist_pooling.png" in figures
-    assert "fashion_mnist_cnn_vs_dense.png" in figures
+    assert figures == ["accuracy_vs_params.png", "effects.png"]
+    comparisons = pd.read_csv(repo / "reports" / "comparisons.csv")
+    assert list(comparisons.columns) == ["dataset", "factor", "variant", "baseline", "seeds",
+                                         "delta", "ci_low", "ci_high", "p_value",
+                                         "p_adjusted", "verdict"]
+    assert len(comparisons) == 2 * 5  # 4 feasible CNN variants + 1 Dense, per dataset
+    assert set(comparisons["verdict"]) <= {"better", "worse", "equivalent", "undecided"}
 
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name("cnn-ablation/smoke")

@@ -49,8 +49,8 @@ def test_default_grid_covers_every_factor_on_both_datasets():
         assert len({m.kernel_size for m in models if m.arch == "cnn"}) >= 2
         assert len({m.filters for m in models if m.arch == "cnn"}) >= 2
         assert {m.arch for m in models} == {"cnn", "dense"}
-    assert len(grid.seeds) >= 2
-    assert sum(1 for run in runs if run.infeasible) == 2 * len(grid.seeds)
+    assert len(grid.initial_seeds) >= 2
+    assert sum(1 for run in runs if run.infeasible) == 2 * len(grid.initial_seeds)
 
 
 def test_factorial_design_takes_the_full_product():

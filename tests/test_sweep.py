@@ -2,6 +2,7 @@
 
 import mlflow
 import optuna
+import pandas as pd
 import pytest
 import yaml
 from optuna.trial import TrialState
@@ -48,16 +49,22 @@ def test_smoke_sweep_runs_and_resumes(project):
     report = (project.reports_dir / "sweeps" / "smoke.md").read_text()
     assert "## Best trial" in report and "Parameter importances" in report
     assert "| model.arch |" in report
-    assert (project.reports_dir / "sweeps" / "figures" / "smoke-history.png").is_file()
+    for kind in ("history", "parallel", "slice", "intermediate"):
+        assert (project.reports_dir / "sweeps" / "figures" / f"smoke-{kind}.png").is_file()
+    trials_csv = pd.read_csv(project.reports_dir / "sweeps" / "smoke-trials.csv")
+    assert len(trials_csv) == 6 and "params_model.arch" in trials_csv.columns
+    assert f"COMPLETE {(trials_csv['state'] == 'COMPLETE').sum()}" in report
 
-    assert main(command) == 0
+    assert main(command) == 0, "--trials is study-wide: a second run adds none"
+    assert len(optuna.load_study(study_name="smoke", storage=storage).trials) == 6
+    assert main([*command[:-4], "--add-trials", "6", *command[-2:]]) == 0
     study = optuna.load_study(study_name="smoke", storage=storage)
     assert len(study.trials) == 12
     assert sum(1 for run in sweep_runs(project, "smoke")
-               if run.data.tags.get("kind") == "parent") == 2
+               if run.data.tags.get("kind") == "parent") == 3
 
     worker = ["--params", str(project.params_path), "worker", "--storage", storage,
-              "--study", "smoke", "--trials", "2"]
+              "--study", "smoke", "--add-trials", "2"]
     assert main(worker) == 0, "a worker joins a sweep study by name"
     assert len(optuna.load_study(study_name="smoke", storage=storage).trials) == 14
 

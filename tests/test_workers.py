@@ -137,7 +137,7 @@ def test_killed_worker_loses_no_cell(tmp_path, synthetic_data_dir):
     lost = study.trials[killed_trial]
     assert lost.state == TrialState.FAIL
     assert lost.user_attrs["failure_reason"].startswith("worker lost: no heartbeat")
-    retried = [t for t in study.trials if t.system_attrs.get("lab:retry_of") == killed_trial]
+    retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed_trial]
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
 
 

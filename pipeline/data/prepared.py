@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,12 @@ def load_prepared(prepared_dir: Path, name: str) -> Splits:
     """Load a prepared dataset (never unpickles: allow_pickle=False)."""
     digest = prepared_digest(prepared_dir, name)
     array_path = prepared_paths(prepared_dir, name)[0]
-    with np.load(array_path, allow_pickle=False) as stored:
-        arrays = {key: stored[key] for key in stored.files}
-    return Splits(name=name, digest=digest, **arrays)
+    try:
+        with np.load(array_path, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+        return Splits(name=name, digest=digest, **arrays)
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile) as error:
+        raise DataNotFoundError(
+            f"{array_path}: prepared data for {name!r} is unreadable ({type(error).__name__}: "
+            f"{error}); re-run `dvc repro -f -s prepare` (or `python -m pipeline prepare`)"
+        ) from None

@@ -17,8 +17,14 @@ FILE_NAMES = {
     "test-labels": "t10k-labels-idx1-ubyte",
 }
 FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist"}
+CLASS_NAMES = {  # the report names classes in confusion tables
+    "mnist": [str(digit) for digit in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
 DEBIAN_DIRS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
 COUNTS = {"train": 60000, "test": 10000}
+DOWNLOAD_TIMEOUT_S = 10.0
 
 # sha256 of the decompressed IDX files (../shared/datasets/README.md).
 KNOWN_SHA256 = {
@@ -58,11 +64,13 @@ def find_file(folder: Path, part: str) -> Path | None:
     return None
 
 
-def candidate_folders(name: str, data_dir: Path | None) -> list[Path]:
-    """Folders to try, in order: `<data_dir>/<dataset>/`, then Debian's copy if any."""
-    folders = []
-    if data_dir is not None:
-        folders.append(data_dir / FOLDERS[name])
+def candidate_folders(name: str, data_dirs: Path | list[Path] | None) -> list[Path]:
+    """Folders to try, in order: `<data_dir>/<dataset>/` for each data dir, then Debian's."""
+    if data_dirs is None:
+        data_dirs = []
+    elif isinstance(data_dirs, Path):
+        data_dirs = [data_dirs]
+    folders = [data_dir / FOLDERS[name] for data_dir in data_dirs]
     if name in DEBIAN_DIRS:
         folders.append(DEBIAN_DIRS[name])
     return folders
@@ -103,11 +111,17 @@ def read_folder(name: str, folder: Path, verify_digests: bool) -> RawDataset:
 def download(name: str) -> RawDataset:
     """Keras' online copy, for users with internet; digests are checked like local files."""
     import hashlib
+    import socket
 
     import keras
 
     loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[name]
-    (x_train, y_train), (x_test, y_test) = loader.load_data()
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # offline machines fail in seconds, not minutes
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    finally:
+        socket.setdefaulttimeout(previous)
     arrays = {"train-images": x_train, "train-labels": y_train,
               "test-images": x_test, "test-labels": y_test}
     digests = {part: hashlib.sha256(idx.encode(array)).hexdigest()
@@ -118,11 +132,11 @@ def download(name: str) -> RawDataset:
     return RawDataset(name, arrays, digests, f"keras.datasets.{name}")
 
 
-def locate(name: str, data_dir: Path | None, verify_digests: bool,
+def locate(name: str, data_dirs: Path | list[Path] | None, verify_digests: bool,
            allow_download: bool) -> RawDataset:
     """Load `name` from the first place that has it, or explain where the lab looked."""
     looked = []
-    for folder in candidate_folders(name, data_dir):
+    for folder in candidate_folders(name, data_dirs):
         if folder.is_dir() and any(find_file(folder, part) for part in PARTS):
             return read_folder(name, folder, verify_digests)
         looked.append(str(folder))

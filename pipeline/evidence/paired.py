@@ -70,13 +70,17 @@ class PairTable:
         baseline = np.atleast_2d(np.asarray(baseline, dtype=bool))
         if variant.shape != baseline.shape or variant.ndim != 2:
             raise ValueError(f"shapes differ or are not 2-D: {variant.shape}, {baseline.shape}")
-        image_means = variant.mean(axis=0) - baseline.mean(axis=0)
-        images = variant.shape[1]
+        seeds, images = variant.shape
+        both = np.count_nonzero(variant & baseline, axis=1)
+        variant_right = np.count_nonzero(variant, axis=1)
+        baseline_right = np.count_nonzero(baseline, axis=1)
+        per_image = np.count_nonzero(variant, axis=0) - np.count_nonzero(baseline, axis=0)
+        image_means = per_image / seeds
         return cls(
-            both=np.sum(variant & baseline, axis=1),
-            only_variant=np.sum(variant & ~baseline, axis=1),
-            only_baseline=np.sum(~variant & baseline, axis=1),
-            neither=np.sum(~variant & ~baseline, axis=1),
+            both=both,
+            only_variant=variant_right - both,
+            only_baseline=baseline_right - both,
+            neither=images - variant_right - baseline_right + both,
             images=images,
             image_variance=float(np.var(image_means, ddof=1)) if images > 1 else 0.0,
         )
@@ -178,11 +182,13 @@ def pooled_seed_variance(tables: Sequence[PairTable]) -> tuple[float, float]:
     per-seed deltas over the sum of (S_k − 1); one-seed comparisons add nothing. Comparisons
     that share the baseline runs (every variant against the one baseline of a report) are not
     independent: their per-seed deltas all carry the baseline's seed noise, so that sum would
-    claim K·(S − 1) degrees of freedom while holding about a third of them. For such a group
-    the run accuracies are fitted with model and seed (pairing) effects instead: the delta
-    variance is twice the residual mean square, the baseline counted once, with df
-    (models − 1)(S − 1) when balanced. For a single pair the two estimates are identical.
-    Without any degree of freedom the variance is NaN.
+    claim K·(S − 1) degrees of freedom while holding about a third of them (K = 8), and the
+    intervals undercover. For such a group the run accuracies are fitted with model and seed
+    (pairing) effects instead: the delta variance is twice the residual mean square, the
+    baseline counted once, with df (models − 1)(S − 1) when balanced. For a single pair the
+    two estimates are identical. Like any pool this assumes comparable run-to-run noise: a
+    variant with a much lower error rate than the baseline is usually steadier, and then its
+    own interval comes out somewhat too narrow. Without any degree of freedom: NaN.
     """
     residual_sum, degrees = 0.0, 0
     for group in _baseline_groups(tables):

@@ -8,13 +8,14 @@ axes only multiply CNN variants, and Dense axes only Dense variants.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.model.shapes import check_feasible
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.model import ModelSpec
 from pipeline.specs.recipe import TrainingRecipe
-from pipeline.specs.run import RunSpec
+from pipeline.specs.run import RunSpec, variant_id
 
 
 @dataclass(frozen=True)
@@ -72,14 +73,30 @@ def grid_models(grid: GridSpec) -> list[ModelSpec]:
     return models
 
 
-def expand(grid: GridSpec, training: TrainingRecipe) -> list[GridRun]:
-    """All runs of the grid in a fixed order: dataset, then model, then seed."""
+def expand(grid: GridSpec, training: TrainingRecipe,
+           extra_seeds: Mapping[tuple[str, str], Sequence[int]] | None = None) -> list[GridRun]:
+    """All runs of the grid in a fixed order: dataset, then model, then seed.
+
+    Every variant gets the grid's initial seeds, plus the seeds `extra_seeds` adds to it
+    (keyed by dataset and variant id: adaptive replication).
+    """
     runs = []
     models = grid_models(grid)
     reasons = {_key(model): check_feasible(model) for model in models}
+    extra_seeds = extra_seeds or {}
     for dataset in grid.datasets:
         for model in models:
-            for seed in grid.initial_seeds:
+            added = extra_seeds.get((dataset, variant_id(dataset, model)), [])
+            for seed in [*grid.initial_seeds, *added]:
                 spec = RunSpec(dataset=dataset, seed=seed, model=model, training=training)
                 runs.append(GridRun(spec, reasons[_key(model)]))
     return runs
+
+
+def expand_references(grid: GridSpec) -> list[GridRun]:
+    """The grid's textbook reference runs (each with its own recipe), one per initial seed."""
+    if grid.references is None:
+        return []
+    return [GridRun(RunSpec(dataset=reference.dataset, seed=seed, model=reference.model,
+                            training=recipe), check_feasible(reference.model))
+            for reference, recipe in grid.references.recipes() for seed in grid.initial_seeds]

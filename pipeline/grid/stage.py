@@ -3,18 +3,22 @@
 Planning (which cells are cached, infeasible or pending) needs no TensorFlow, so an
 up-to-date grid costs well under a second; TensorFlow is imported once, only when
 something has to train. Results are written one file per run as each finishes, so a
-killed stage resumes with the unfinished runs only.
+killed stage resumes with the unfinished runs only. After the initial seeds, adaptive
+grids add seeds where a comparison is still undecided (pipeline.grid.replication).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from pipeline.config import Project
 from pipeline.data.prepared import load_prepared, prepared_digest
-from pipeline.grid.expansion import GridRun, expand
+from pipeline.grid.comparisons import Settings
+from pipeline.grid.expansion import GridRun, expand, expand_references
+from pipeline.grid.replication import ExtraSeeds, looks_of, replicate
 from pipeline.progress import console, epoch_callback, make_progress, summary_table
 from pipeline.runs.records import (
     DONE,
@@ -56,10 +60,16 @@ class GridOutcome:
     seconds: float = 0.0
 
 
-def plan_grid(project: Project, grid: GridSpec | None = None) -> GridPlan:
+def evidence_settings(project: Project, grid: GridSpec) -> Settings:
+    evidence = project.params.evidence
+    return Settings(evidence.smallest_effect, evidence.alpha, looks_of(grid))
+
+
+def plan_grid(project: Project, grid: GridSpec | None = None,
+              extra_seeds: ExtraSeeds | None = None) -> GridPlan:
     """Expand the grid and check each run's stored record against its cache key (no writes)."""
     grid = grid or project.load_grid()
-    runs = expand(grid, project.params.training_recipe())
+    runs = expand(grid, project.params.training_recipe(), extra_seeds) + expand_references(grid)
     plan = GridPlan(grid, runs, code_version=code_fingerprint())
     plan.digests = {name: prepared_digest(project.prepared_dir, name) for name in grid.datasets}
     for run in runs:
@@ -88,40 +98,76 @@ def record_infeasible(project: Project, plan: GridPlan) -> None:
 
 
 def run_grid(project: Project, grid: GridSpec | None = None) -> GridOutcome:
-    """Train every pending run of the grid, logging each to MLflow under one parent run."""
+    """Train every pending run of the grid (initial seeds, then adaptive ones), logging each
+    to MLflow under one parent run opened when the first run trains."""
     started = time.perf_counter()
+    grid = grid or project.load_grid()
     plan = plan_grid(project, grid)
     record_infeasible(project, plan)
     outcome = GridOutcome(plan)
     console.print(f"grid [bold]{plan.grid.name}[/]: {len(plan.runs)} runs, "
                   f"{len(plan.reused)} cached, {len(plan.infeasible)} infeasible, "
                   f"{len(plan.pending)} to train")
-    if plan.pending:
-        train_pending(project, plan, outcome)
+    with ParentRunOnDemand(project, outcome) as trainer:
+        trainer.train(plan.pending)
+
+        def train_added(extra: ExtraSeeds) -> None:
+            added = plan_grid(project, grid, extra)
+            console.print(f"adaptive seeds: {len(added.pending)} more run(s) where a "
+                          f"comparison is still undecided")
+            trainer.train(added.pending)
+            outcome.plan = added
+
+        replication = replicate(grid, project.params.training_recipe(), project.results_dir,
+                                evidence_settings(project, grid), train=train_added)
     outcome.seconds = time.perf_counter() - started
-    print_summary(outcome)
+    print_summary(outcome, replication.stopped if replication.looks else None)
     return outcome
 
 
-def train_pending(project: Project, plan: GridPlan, outcome: GridOutcome) -> None:
-    """Train the plan's pending runs in this process, under one MLflow parent run."""
-    from pipeline.runs.tracking import Tracker
+class ParentRunOnDemand:
+    """Trains batches of runs under one MLflow parent run, opened only when a run trains."""
 
-    params = project.params
-    tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}")
-    closed = tracker.close_abandoned_runs()
-    if closed:
-        console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed train stage")
-    parent_tags = {"grid": plan.grid.name, "profile": params.profile}
-    counts = {"runs.total": len(plan.runs), "runs.pending": len(plan.pending),
-              "runs.cached": len(plan.reused), "runs.infeasible": len(plan.infeasible)}
-    with tracker.parent_run(f"grid {plan.grid.name} ({params.profile})",
-                            {**parent_tags, **counts}, parent_tags) as parent:
-        outcome.parent_run_id = parent.run_id
-        train_runs(project, plan.pending, tracker, parent.run_id, parent_tags, outcome)
-        parent.metrics = {"runs.trained": len(outcome.trained),
-                          "runs.failed": len(outcome.failed)}
-        parent.failed = bool(outcome.failed)
+    def __init__(self, project: Project, outcome: GridOutcome):
+        self.project, self.outcome = project, outcome
+        self.stack = ExitStack()
+        self.tracker = self.parent = None
+
+    def __enter__(self) -> ParentRunOnDemand:
+        self.stack.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> bool:
+        if self.parent is not None:
+            self.parent.metrics = {"runs.trained": len(self.outcome.trained),
+                                   "runs.failed": len(self.outcome.failed)}
+            self.parent.failed = bool(self.outcome.failed)
+        return self.stack.__exit__(*exc_info)
+
+    def train(self, runs: list[GridRun]) -> None:
+        if not runs:
+            return
+        if self.parent is None:
+            self.open()
+        train_runs(self.project, runs, self.tracker, self.parent.run_id, self.tags,
+                   self.outcome)
+
+    def open(self) -> None:
+        from pipeline.runs.tracking import Tracker
+
+        params, plan = self.project.params, self.outcome.plan
+        self.tracker = Tracker(self.project,
+                               f"{params.mlflow.experiment_prefix}/{plan.grid.name}",
+                               description=plan.grid.description)
+        closed = self.tracker.close_abandoned_runs()
+        if closed:
+            console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed train stage")
+        self.tags = {"grid": plan.grid.name, "profile": params.profile}
+        counts = {"runs.total": len(plan.runs), "runs.pending": len(plan.pending),
+                  "runs.cached": len(plan.reused), "runs.infeasible": len(plan.infeasible)}
+        self.parent = self.stack.enter_context(self.tracker.parent_run(
+            f"grid {plan.grid.name} ({params.profile})", {**self.tags, **counts}, self.tags))
+        self.outcome.parent_run_id = self.parent.run_id
 
 
 def train_runs(project: Project, runs: list[GridRun], tracker, parent_run_id: str,
@@ -147,11 +193,13 @@ def train_runs(project: Project, runs: list[GridRun], tracker, parent_run_id: st
                 progress.advance(task)
 
 
-def print_summary(outcome: GridOutcome) -> None:
+def print_summary(outcome: GridOutcome, replication: str | None = None) -> None:
     plan = outcome.plan
     statuses = Counter({"trained": len(outcome.trained), "reused from cache": len(plan.reused),
                         "infeasible": len(plan.infeasible), "failed": len(outcome.failed)})
     rows = [(name, count) for name, count in statuses.items()]
+    if replication:
+        rows.append(("adaptive seeds", replication))
     rows.append(("wall time", f"{outcome.seconds:.1f} s"))
     if outcome.parent_run_id:
         rows.append(("MLflow parent run", outcome.parent_run_id))

@@ -11,36 +11,91 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 ARCH_COLOURS = {"cnn": "tab:blue", "dense": "tab:orange"}
+VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue",
+                   "undecided": "tab:gray"}
 
 
-def factor_bars(rows: pd.DataFrame, labels: list[str], title: str, path: Path) -> Path:
-    """Bar per level: mean test accuracy with sd error bars; infeasible levels marked."""
-    figure, axes = plt.subplots(figsize=(max(4.0, 1.1 * len(rows) + 1.5), 3.4))
-    positions = range(len(rows))
-    means = rows["accuracy_mean"].fillna(0.0)
-    axes.bar(positions, means, yerr=rows["accuracy_sd"], capsize=4, color="tab:blue")
-    finite = rows["accuracy_mean"].dropna()
-    if not finite.empty:
-        low = max(0.0, float(finite.min()) - 0.05)
-        axes.set_ylim(low, min(1.0, float(finite.max()) + 0.02))
-    bottom, top = axes.get_ylim()
-    for position, (_, row) in zip(positions, rows.iterrows(), strict=True):
-        if pd.isna(row["accuracy_mean"]):
-            axes.text(position, bottom + 0.05 * (top - bottom), row["status"], rotation=90,
-                      ha="center", va="bottom", color="tab:red")
-        else:
-            axes.text(position, row["accuracy_mean"], f"{row['accuracy_mean']:.3f}",
-                      ha="center", va="bottom", fontsize=8)
-    axes.set_xticks(list(positions), labels, rotation=20, ha="right", fontsize=8)
-    axes.set_ylabel("test accuracy")
-    axes.set_title(title, fontsize=10)
+def effect_dots(frame: pd.DataFrame, datasets: list[str], smallest_effect: float,
+                path: Path) -> Path:
+    """Δ test accuracy against the baseline with its 95% interval, one panel per dataset on
+    a shared axis; the grey band is ±smallest_effect, the line Δ = 0 (no truncated bars)."""
+    rows = frame[frame["verdict"] != "no runs"]
+    labels = list(dict.fromkeys(rows["factor"] + ": " + rows["level"]))
+    figure, panels = plt.subplots(1, len(datasets), figsize=(5.0 * len(datasets),
+                                                             0.42 * len(labels) + 1.4),
+                                  squeeze=False, sharex=True)
+    for panel, dataset in zip(panels[0], datasets, strict=True):
+        shown = rows[rows["dataset"] == dataset]
+        positions = [labels.index(f"{r['factor']}: {r['level']}") for _, r in shown.iterrows()]
+        low = (shown["delta"] - shown["ci_low"]).fillna(0.0)
+        high = (shown["ci_high"] - shown["delta"]).fillna(0.0)
+        colours = [VERDICT_COLOURS.get(verdict, "tab:gray") for verdict in shown["verdict"]]
+        panel.axvspan(-smallest_effect, smallest_effect, color="0.9")
+        panel.axvline(0.0, color="0.4", linewidth=0.8)
+        panel.errorbar(shown["delta"], positions, xerr=[low, high], fmt="none", ecolor="0.3",
+                       capsize=3)
+        panel.scatter(shown["delta"], positions, c=colours, zorder=3)
+        panel.set_yticks(range(len(labels)), labels, fontsize=8)
+        panel.invert_yaxis()
+        panel.set_xlabel("Δ test accuracy vs baseline CNN (95% interval)")
+        panel.set_title(dataset, fontsize=10)
+        panel.grid(axis="x", alpha=0.3)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def learning_curves(curves: pd.DataFrame, dataset: str, path: Path) -> Path:
+    """One panel per factor: validation (solid) and train (dashed) accuracy per epoch for
+    each level, mean over seeds."""
+    rows = curves[curves["dataset"] == dataset]
+    factors = list(dict.fromkeys(rows["factor"]))
+    figure, panels = plt.subplots(1, max(1, len(factors)), figsize=(4.2 * max(1, len(factors)),
+                                                                    3.4), squeeze=False)
+    for panel, factor in zip(panels[0], factors, strict=False):
+        for index, (level, group) in enumerate(rows[rows["factor"] == factor].groupby(
+                "level", sort=False)):
+            colour = f"C{index}"
+            for split, style in (("val", "-"), ("train", "--")):
+                line = group[group["split"] == split].sort_values("epoch")
+                panel.plot(line["epoch"], line["accuracy"], style, color=colour, marker="o",
+                           markersize=3, label=f"{level} ({split})")
+        panel.set_title(f"{dataset}: {factor}", fontsize=9)
+        panel.set_xlabel("epoch")
+        panel.set_ylabel("accuracy")
+        panel.grid(alpha=0.3)
+        panel.legend(fontsize=6)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def pareto_figure(variants: pd.DataFrame, fronts: dict, datasets: list[str], path: Path) -> Path:
+    """Accuracy against parameters and against FLOPs per dataset; the front joined and named."""
+    figure, panels = plt.subplots(len(datasets), 2, figsize=(10.5, 3.6 * len(datasets)),
+                                  squeeze=False)
+    for row, dataset in zip(panels, datasets, strict=True):
+        rows = variants[(variants["dataset"] == dataset) & variants["accuracy_mean"].notna()]
+        for panel, cost in zip(row, ("params", "flops"), strict=True):
+            panel.scatter(rows[cost], rows["accuracy_mean"], color="0.6", s=16)
+            front = fronts[(dataset, cost)]
+            panel.plot(front[cost], front["accuracy_mean"], "-o", color="tab:red", markersize=4)
+            for _, point in front.iterrows():
+                panel.annotate(point["variant"], (point[cost], point["accuracy_mean"]),
+                               fontsize=6, xytext=(3, -8), textcoords="offset points")
+            panel.set_xscale("log")
+            panel.set_xlabel(cost)
+            panel.set_ylabel("test accuracy")
+            panel.set_title(f"{dataset}: Pareto front, accuracy vs {cost}", fontsize=9)
+            panel.grid(alpha=0.3)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
     return path
 
 
 def accuracy_vs_params(variants: pd.DataFrame, datasets: list[str], path: Path) -> Path:
-    """Scatter of accuracy against parameter count (log scale), one panel per dataset."""
+    """Accuracy (mean ± sd over seeds) against parameter count (log scale), one panel per
+    dataset, every point labelled with its variant."""
     figure, panels = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 3.8),
                                   squeeze=False)
     for panel, dataset in zip(panels[0], datasets, strict=True):
@@ -48,6 +103,10 @@ def accuracy_vs_params(variants: pd.DataFrame, datasets: list[str], path: Path) 
         for arch, group in rows.groupby("arch"):
             panel.errorbar(group["params"], group["accuracy_mean"], yerr=group["accuracy_sd"],
                            fmt="o", label=arch, color=ARCH_COLOURS.get(str(arch)), capsize=3)
+        for _, row in rows.iterrows():
+            panel.annotate(row["variant"].removeprefix("cnn ").removeprefix("dense "),
+                           (row["params"], row["accuracy_mean"]), fontsize=6,
+                           xytext=(3, 3), textcoords="offset points")
         panel.set_xscale("log")
         panel.set_xlabel("parameters")
         panel.set_ylabel("test accuracy")
@@ -58,28 +117,3 @@ def accuracy_vs_params(variants: pd.DataFrame, datasets: list[str], path: Path) 
     plt.close(figure)
     return path
 
-
-def history_figure(study, path: Path) -> Path:
-    """Validation accuracy per trial, pruned and failed trials marked, best so far as a line."""
-    from optuna.trial import TrialState
-
-    figure, axes = plt.subplots(figsize=(6.5, 3.6))
-    best, best_line, numbers = float("-inf"), [], []
-    for trial in study.trials:
-        if trial.state == TrialState.COMPLETE:
-            axes.scatter(trial.number, trial.value, color="tab:blue", s=18)
-            best = max(best, trial.value)
-        elif trial.state == TrialState.PRUNED and trial.intermediate_values:
-            last = trial.intermediate_values[max(trial.intermediate_values)]
-            axes.scatter(trial.number, last, color="tab:gray", marker="x", s=18)
-        if best > float("-inf"):
-            numbers.append(trial.number)
-            best_line.append(best)
-    axes.plot(numbers, best_line, color="tab:red", label="best so far")
-    axes.set_xlabel("trial")
-    axes.set_ylabel("validation accuracy")
-    axes.set_title(f"{study.study_name}: optimization history (x = pruned)", fontsize=10)
-    axes.legend(fontsize=8)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return path

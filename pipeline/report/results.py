@@ -37,10 +37,12 @@ def factor_values(model: ModelSpec) -> dict[str, object]:
             "dropout": model.dropout}
 
 
-def collect_runs(project: Project, grid: GridSpec) -> pd.DataFrame:
-    """One row per run of the grid (dataset x variant x seed), missing runs as `missing`."""
+def collect_runs(project: Project, grid: GridSpec,
+                 extra_seeds: dict | None = None) -> pd.DataFrame:
+    """One row per run of the grid (dataset x variant x seed, adaptive seeds included),
+    missing runs as `missing`."""
     rows = []
-    for run in expand(grid, project.params.training_recipe()):
+    for run in expand(grid, project.params.training_recipe(), extra_seeds):
         spec = run.spec
         record = read_record(record_path(project.results_dir, spec)) or {}
         metrics = record.get("metrics") or {}

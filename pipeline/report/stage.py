@@ -1,204 +1,77 @@
-"""The DVC `report` stage: results.csv, metrics.json, ablation.md and its figures."""
+"""The DVC `report` stage: results.csv, comparisons.csv, metrics.json, ablation.md, figures.
+
+Verdicts come from the paired evidence of the stored runs (pipeline.grid.comparisons); the
+adaptive seeds are replayed from the same records, so the report covers exactly the runs the
+train stage trained. Nothing in the output depends on the clock: the same results give the
+same files.
+"""
 
 from __future__ import annotations
 
 import json
-import platform
-import time
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.config import Project
+from pipeline.grid.comparisons import Comparison, decide, grid_comparisons
+from pipeline.grid.expansion import grid_models
+from pipeline.grid.replication import Replication, replicate, seeds_of
+from pipeline.grid.stage import evidence_settings
+from pipeline.model.layer_table import layer_summary_sentence, layer_table
+from pipeline.model.shapes import check_feasible
 from pipeline.progress import console, summary_table
-from pipeline.report.figures import accuracy_vs_params, factor_bars
-from pipeline.report.results import collect_runs, factor_values, summarize_variants
-from pipeline.specs.factors import FACTOR_NAMES, TITLES
+from pipeline.report import sections
+from pipeline.report.answers import dataset_answers
+from pipeline.report.confusion import (
+    class_effect_lines,
+    class_intervals,
+    confusion_lines,
+    confusion_matrix,
+    evidence_by_seed,
+)
+from pipeline.report.curves import curve_frame, history_frame, write_curve_files
+from pipeline.report.figures import (
+    accuracy_vs_params,
+    effect_dots,
+    learning_curves,
+    pareto_figure,
+)
+from pipeline.report.html_page import write_html
+from pipeline.report.pareto import fronts_of, pareto_section
+from pipeline.report.publish import best_runs, publish
+from pipeline.report.references import reference_frame, references_section
+from pipeline.report.results import collect_runs, summarize_variants
+from pipeline.report.verdict_tables import (
+    COLUMNS,
+    comparison_frame,
+    dataset_differences,
+    level_label,
+    variant_rank_agreement,
+)
 from pipeline.specs.grid import GridSpec
-from pipeline.specs.run import variant_id
+from pipeline.specs.run import RunSpec, variant_id
 
-PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "optuna", "dvc", "pandas", "numpy")
-
-
-def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+REPORT_FILES = ("ablation.md", "ablation.html", "comparisons.csv", "results.csv", "metrics.json")
 
 
-def accuracy_cell(row: pd.Series) -> str:
-    if pd.isna(row["accuracy_mean"]):
-        return str(row["status"])
-    return f"{row['accuracy_mean']:.4f} ± {row['accuracy_sd']:.4f} (n={int(row['seeds'])})"
-
-
-def compact(number: float | None) -> str:
-    if number is None or pd.isna(number):
-        return "-"
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if number >= limit:
-            return f"{number / limit:.2f}{suffix}"
-    return f"{number:.0f}"
-
-
-def seconds(value: float | None) -> str:
-    return "-" if value is None or pd.isna(value) else f"{value:.1f}"
-
-
-def factor_groups(grid: GridSpec) -> list[tuple[str, ...]]:
-    """Each varied CNN factor with the factors crossed with it (e.g. kernel_size x padding)."""
+def baseline_ids(grid: GridSpec) -> dict[str, str]:
+    """The baseline CNN's variant id per dataset."""
     if grid.cnn is None:
-        return []
-    axes = grid.cnn.axes.model_dump()
-    groups: list[tuple[str, ...]] = []
-    for factor, levels in axes.items():
-        if len(levels) < 2:
-            continue
-        partners = next((tuple(g) for g in grid.cnn.crossed if factor in g), (factor,))
-        group = (factor, *[p for p in partners if p != factor and len(axes[p]) > 0])
-        if not any(set(group) == set(existing) for existing in groups):
-            groups.append(group)
-    return groups
+        return {}
+    return {dataset: variant_id(dataset, grid.cnn.baseline) for dataset in grid.datasets}
 
 
-def factor_slice(variants: pd.DataFrame, baseline: dict, group: tuple[str, ...]) -> pd.DataFrame:
-    """CNN variants that match the baseline in every factor outside `group`."""
-    rows = variants[variants["arch"] == "cnn"]
-    for factor in FACTOR_NAMES:
-        if factor not in group:
-            rows = rows[rows[factor].astype(str) == str(baseline[factor])]
-    return rows.sort_values(list(group), key=lambda column: column.astype(str))
-
-
-def cnn_vs_dense(variants: pd.DataFrame, baseline_id: str | None) -> pd.DataFrame:
-    done = variants[variants["accuracy_mean"].notna()]
-    dense = done[done["arch"] == "dense"]
-    cnn = done[done["arch"] == "cnn"]
-    picks = [dense]
-    if baseline_id is not None:
-        picks.append(cnn[cnn["variant_id"] == baseline_id])
-    if not cnn.empty:
-        picks.append(cnn.loc[[cnn["accuracy_mean"].idxmax()]])
-    return pd.concat(picks).drop_duplicates("variant_id")
-
-
-def variant_rows(rows: pd.DataFrame, baseline_id: str | None,
-                 columns: tuple[str, ...] = ()) -> list[list[object]]:
-    table = []
-    for _, row in rows.iterrows():
-        marker = " (baseline)" if row["variant_id"] == baseline_id else ""
-        table.append([*(row[column] for column in columns), f"{row['variant']}{marker}",
-                      compact(row["params"]), compact(row["flops"]), accuracy_cell(row),
-                      seconds(row["train_time_s"])])
-    return table
-
-
-def header_lines(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[str]:
+def evaluate(project: Project, grid: GridSpec):
+    """Replay the adaptive seeds, collect every run, decide every comparison."""
     training = project.params.training_recipe()
-    profile = project.params.active
-    versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
-    counts = runs["status"].value_counts().to_dict()
-    return [
-        f"# CNN ablation report: grid `{grid.name}`, profile `{project.params.profile}`",
-        "",
-        f"{grid.description.strip()}",
-        "",
-        f"- **Profile**: {profile.description.strip() or project.params.profile}",
-        f"- **Data per run**: {training.train_samples or 'all'} training images (stratified, "
-        f"the same subset for every run), validation {training.val_samples or 'all'} of "
-        f"{project.params.data.validation_size} held out from train, test "
-        f"{training.test_samples or 'all 10,000'} images (used only for the final score)",
-        f"- **Training**: {training.epochs} epoch(s), batch {training.batch_size}, "
-        f"{training.optimizer} lr {training.learning_rate}; seeds {grid.initial_seeds}; "
-        f"design `{grid.design}`",
-        f"- **Runs**: {len(runs)} ({', '.join(f'{k} {v}' for k, v in counts.items())})",
-        f"- **Software**: Python {platform.python_version()}, {versions}",
-        f"- **Generated**: {time.strftime('%Y-%m-%d %H:%M %Z')}",
-        "",
-        "Accuracy is the mean ± sample sd over seeds on the test set. FLOPs are forward "
-        "FLOPs per image (2 per multiply-accumulate of conv and Dense layers). Train time is "
-        "the mean wall time of `fit` per run on this machine. In the answers, (+0.0012, 2.0x "
-        "FLOPs) is the change in accuracy and the cost relative to the baseline CNN; compare "
-        "a change with the seeds' sd before calling it an effect.",
-        "",
-    ]
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def dataset_section(dataset: str, variants: pd.DataFrame, grid: GridSpec, baseline_id: str | None,
-                    figures_dir: Path, reports_dir: Path) -> tuple[list[str], list[str]]:
-    """Markdown of one dataset's factor effects, and the one-line answers for the summary."""
-    lines = [f"## {dataset}: factor effects", ""]
-    answers: list[str] = []
-    rows_of = variants[variants["dataset"] == dataset]
-    baseline = factor_values(grid.cnn.baseline) if grid.cnn else None
-    for group in factor_groups(grid) if baseline else []:
-        factor = group[0]
-        rows = factor_slice(rows_of, baseline, group)
-        if rows.empty:
-            continue
-        title = TITLES[factor] + (f" × {', '.join(group[1:])}" if group[1:] else "")
-        lines += [f"### {title}", "",
-                  f"CNN variants equal to the baseline except in {', '.join(group)}.", ""]
-        headers = [*group, "variant", "params", "FLOPs", "test accuracy", "train s"]
-        lines += [markdown_table(headers, variant_rows(rows, baseline_id, group)), ""]
-        labels = [" ".join(str(row[f]) for f in group) for _, row in rows.iterrows()]
-        figure = factor_bars(rows, labels, f"{dataset}: {title}",
-                             figures_dir / f"{dataset}_{factor}.png")
-        lines += [f"![{dataset} {factor}]({figure.relative_to(reports_dir)})", ""]
-        answers.append(_answer(title, rows, group, baseline_id))
-    pair = cnn_vs_dense(rows_of, baseline_id)
-    if not pair.empty and set(pair["arch"]) == {"cnn", "dense"}:
-        lines += ["### CNN vs Dense", ""]
-        lines += [markdown_table(["arch", "variant", "params", "FLOPs", "test accuracy",
-                                  "train s"], variant_rows(pair, baseline_id, ("arch",))), ""]
-        figure = factor_bars(pair, list(pair["variant"]), f"{dataset}: CNN vs Dense",
-                             figures_dir / f"{dataset}_cnn_vs_dense.png")
-        lines += [f"![{dataset} CNN vs Dense]({figure.relative_to(reports_dir)})", ""]
-        best = {arch: group.loc[group["accuracy_mean"].idxmax()]
-                for arch, group in pair.groupby("arch")}
-        gap = best["cnn"]["accuracy_mean"] - best["dense"]["accuracy_mean"]
-        answers.append(f"CNN vs Dense: best CNN {best['cnn']['accuracy_mean']:.4f} "
-                       f"({compact(best['cnn']['params'])} params) vs best Dense "
-                       f"{best['dense']['accuracy_mean']:.4f} "
-                       f"({compact(best['dense']['params'])} params): {gap:+.4f}")
-    return lines, answers
-
-
-def _answer(title: str, rows: pd.DataFrame, group: tuple[str, ...],
-            baseline_id: str | None) -> str:
-    """One line per factor: each level's accuracy, its gain over the baseline and its cost."""
-    def label(row: pd.Series) -> str:
-        return " ".join(str(row[factor]) for factor in group)
-
-    done = rows[rows["accuracy_mean"].notna()]
-    if done.empty:
-        return f"{title}: no finished runs"
-    base = done[done["variant_id"] == baseline_id]
-    parts = []
-    if not base.empty:
-        base = base.iloc[0]
-        parts.append(f"baseline {label(base)} {base['accuracy_mean']:.4f}")
-    for _, row in done.iterrows():
-        if isinstance(base, pd.Series) and row["variant_id"] == base["variant_id"]:
-            continue
-        text = f"{label(row)} {row['accuracy_mean']:.4f}"
-        if isinstance(base, pd.Series):
-            text += (f" ({row['accuracy_mean'] - base['accuracy_mean']:+.4f}, "
-                     f"{row['flops'] / base['flops']:.1f}x FLOPs)")
-        parts.append(text)
-    infeasible = rows[rows["status"] == "infeasible"]
-    if not infeasible.empty:
-        parts.append(f"infeasible: {', '.join(label(row) for _, row in infeasible.iterrows())}")
-    best = done.loc[done["accuracy_mean"].idxmax()]
-    return f"{title}: best **{label(best)}**; " + "; ".join(parts)
+    settings = evidence_settings(project, grid)
+    replication = replicate(grid, training, project.results_dir, settings)
+    runs = collect_runs(project, grid, replication.extra_seeds)
+    comparisons = grid_comparisons(grid)
+    verdicts = decide(project.results_dir, comparisons, training,
+                      seeds_of(grid, training, replication.extra_seeds), settings)
+    return settings, replication, runs, comparisons, verdicts
 
 
 def build_report(project: Project) -> dict:
@@ -209,84 +82,198 @@ def build_report(project: Project) -> dict:
     figures_dir.mkdir(parents=True, exist_ok=True)
     for stale in figures_dir.glob("*.png"):
         stale.unlink()
-    runs = collect_runs(project, grid)
-    runs.to_csv(reports_dir / "results.csv", index=False)
+    settings, replication, runs, comparisons, verdicts = evaluate(project, grid)
     variants = summarize_variants(runs)
-    baseline_ids = _baseline_ids(grid)
-    lines = header_lines(project, grid, runs)
-    summary = ["## Answers at a glance", ""]
-    body: list[str] = []
-    metrics: dict = {"grid": grid.name, "profile": project.params.profile,
-                     "runs": {k: int(v) for k, v in runs["status"].value_counts().items()}}
-    floors = project.params.active.baseline_floors
-    for dataset in grid.datasets:
-        section, answers = dataset_section(dataset, variants, grid, baseline_ids.get(dataset),
-                                           figures_dir, reports_dir)
-        metrics[dataset] = _dataset_metrics(variants, dataset, baseline_ids.get(dataset),
-                                            floors.get(dataset))
-        summary += [f"**{dataset}**", ""] + [f"- {answer}" for answer in answers]
-        summary += [_floor_line(metrics[dataset]), ""]
-        body += section
-    lines += summary + ["## All variants", ""]
-    for dataset in grid.datasets:
-        rows = variants[variants["dataset"] == dataset]
-        table = [[*row, seeds if isinstance(seeds, str) else "-"] for row, seeds in zip(
-            variant_rows(rows, baseline_ids.get(dataset)), rows["per_seed"], strict=True)]
-        lines += [f"### {dataset}", "", markdown_table(
-            ["variant", "params", "FLOPs", "test accuracy", "train s", "per seed"], table), ""]
-    lines += body
-    figure = accuracy_vs_params(variants, list(grid.datasets),
-                                figures_dir / "accuracy_vs_params.png")
-    lines += ["## Accuracy against parameter count", "",
-              f"![accuracy vs params]({figure.relative_to(reports_dir)})", ""]
-    lines += _problem_section(runs)
+    frame = comparison_frame(comparisons, verdicts)
+    runs.to_csv(reports_dir / "results.csv", index=False)
+    frame[COLUMNS].to_csv(reports_dir / "comparisons.csv", index=False, float_format="%.6g")
+    lines = sections.header(project, grid, runs) + sections.method(settings, replication)
+    lines += answers_section(project, grid, frame, variants)
+    lines += references_section(reference_frame(project.results_dir, grid),
+                                grid.references.note if grid.references else "")
+    lines += cross_section(grid, comparisons, verdicts, variants)
+    lines += factor_sections(grid, frame, variants, settings, figures_dir, reports_dir)
+    lines += curve_section(project, grid, runs, frame, figures_dir)
+    lines += error_section(project, grid, comparisons, replication)
+    lines += layers_section(grid)
+    lines += sections.all_variants(variants, list(grid.datasets), baseline_ids(grid))
+    lines += size_section(grid, variants, figures_dir)
+    lines += sections.ledger(runs)
     (reports_dir / "ablation.md").write_text("\n".join(lines) + "\n")
+    write_html(lines, reports_dir, reports_dir / "ablation.html",
+               f"CNN ablation report: {grid.name} ({project.params.profile})")
+    metrics = report_metrics(project, grid, runs, variants, frame, replication)
     (reports_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    publish(project, grid, [reports_dir / name for name in REPORT_FILES], figures_dir,
+            best_runs(runs, frame, baseline_ids(grid)))
     console.print(summary_table(f"report -> {reports_dir}", [
         ("runs", len(runs)), *[(status, count) for status, count in metrics["runs"].items()],
+        *[(verdict, count) for verdict, count in frame["verdict"].value_counts().items()],
         ("figures", len(list(figures_dir.glob("*.png"))))]))
     return metrics
 
 
-def _baseline_ids(grid: GridSpec) -> dict[str, str]:
-    """The baseline CNN's variant id per dataset."""
+def curve_section(project: Project, grid: GridSpec, runs: pd.DataFrame, frame: pd.DataFrame,
+                  figures_dir: Path) -> list[str]:
+    """Learning curves per dataset (figures) and reports/curves/*.csv for `dvc plots`."""
+    specs = [RunSpec(dataset=row["dataset"], seed=int(row["seed"]), model=model,
+                     training=project.params.training_recipe())
+             for (_, row), model in zip(runs.iterrows(), run_models(grid, runs), strict=True)]
+    curves = curve_frame(history_frame(project.results_dir, specs), frame, baseline_ids(grid))
+    write_curve_files(curves, project.reports_dir / "curves")
+    lines = ["## Learning curves", "",
+             "Train (dashed) and validation (solid) accuracy per epoch, mean over seeds; also "
+             "`dvc plots show` (reports/curves/*.csv).", ""]
+    for dataset in grid.datasets:
+        figure = learning_curves(curves, dataset, figures_dir / f"curves_{dataset}.png")
+        lines += [f"![{dataset} learning curves](figures/{figure.name})", ""]
+    return lines
+
+
+def run_models(grid: GridSpec, runs: pd.DataFrame) -> list:
+    """The ModelSpec of each row of `runs` (looked up by variant id)."""
+    models = {variant_id(dataset, model): model for dataset in grid.datasets
+              for model in grid_models(grid)}
+    return [models[identifier] for identifier in runs["variant_id"]]
+
+
+def error_section(project: Project, grid: GridSpec, comparisons: list[Comparison],
+                  replication: Replication) -> list[str]:
+    """Fashion-MNIST's confusion matrix and the classes each variant helps or hurts most."""
+    dataset = "fashion_mnist"
+    if dataset not in grid.datasets or grid.cnn is None:
+        return []
+    training = project.params.training_recipe()
+    seeds = seeds_of(grid, training, replication.extra_seeds)
+    base_seeds = seeds[(dataset, baseline_ids(grid)[dataset])]
+    evidence = evidence_by_seed(project.results_dir, dataset, grid.cnn.baseline, training,
+                                base_seeds)
+    if not evidence:
+        return []
+    chosen = [c for c in comparisons if c.dataset == dataset]
+    intervals = class_intervals(project.results_dir, chosen, training, seeds)
+    return (["## Where the errors are", ""]
+            + confusion_lines(confusion_matrix(evidence), dataset, len(evidence))
+            + class_effect_lines(intervals, chosen, dataset,
+                                 lambda c: level_label(c.factor, c.variant)))
+
+
+def size_section(grid: GridSpec, variants: pd.DataFrame, figures_dir: Path) -> list[str]:
+    datasets = list(grid.datasets)
+    fronts = fronts_of(variants, datasets)
+    pareto = pareto_figure(variants, fronts, datasets, figures_dir / "pareto.png")
+    scatter = accuracy_vs_params(variants, datasets, figures_dir / "accuracy_vs_params.png")
+    return (pareto_section(fronts, datasets, f"figures/{pareto.name}")
+            + ["### Accuracy against parameter count, every variant", "",
+               f"![accuracy vs params](figures/{scatter.name})", ""])
+
+
+def layers_section(grid: GridSpec) -> list[str]:
+    """`model.summary()`-style tables: the baseline, each pooling and padding level, and the
+    textbook references, each with what changes against the baseline (no TensorFlow)."""
     if grid.cnn is None:
-        return {}
-    return {dataset: variant_id(dataset, grid.cnn.baseline) for dataset in grid.datasets}
+        return []
+    baseline = grid.cnn.baseline
+    lines = ["## Layer shapes", "", f"### Baseline: {baseline.describe()}", "",
+             *layer_table(baseline), ""]
+    shown = {baseline}
+    variants = [c.variant for c in grid_comparisons(grid)
+                if c.dataset == grid.datasets[0] and ({"pooling", "padding"}
+                                                      & set(c.factor.split("×")))]
+    references = [r.model for r in grid.references.runs] if grid.references else []
+    for model in [*variants, *references]:
+        if model in shown or check_feasible(model) is not None:
+            continue
+        shown.add(model)
+        lines += [f"### {model.describe()}", "", layer_summary_sentence(baseline, model), "",
+                  *layer_table(model), ""]
+    return lines
 
 
-def _dataset_metrics(variants: pd.DataFrame, dataset: str, baseline_id: str | None,
-                     floor: float | None) -> dict:
-    rows = variants[(variants["dataset"] == dataset) & variants["accuracy_mean"].notna()]
-    result: dict = {}
-    if baseline_id is not None and (rows["variant_id"] == baseline_id).any():
-        baseline = rows[rows["variant_id"] == baseline_id].iloc[0]
-        result["baseline_test_accuracy"] = round(float(baseline["accuracy_mean"]), 5)
-        if floor is not None:
-            result["baseline_floor"] = floor
-            result["baseline_meets_floor"] = bool(baseline["accuracy_mean"] >= floor)
-    if not rows.empty:
-        best = rows.loc[rows["accuracy_mean"].idxmax()]
-        result["best_variant"] = best["variant"]
-        result["best_test_accuracy"] = round(float(best["accuracy_mean"]), 5)
-    return result
+def answers_section(project: Project, grid: GridSpec, frame: pd.DataFrame,
+                    variants: pd.DataFrame) -> list[str]:
+    smallest = project.params.evidence.smallest_effect
+    lines = ["## Answers at a glance", ""]
+    floors = project.params.active.baseline_floors
+    for dataset in grid.datasets:
+        lines += [f"**{dataset}**", ""]
+        lines += [f"- {answer}" for answer in dataset_answers(frame, dataset, smallest)]
+        lines += [floor_line(variants, baseline_ids(grid).get(dataset), floors.get(dataset)),
+                  ""]
+    return lines
 
 
-def _floor_line(metrics: dict) -> str:
-    if "baseline_test_accuracy" not in metrics:
+def floor_line(variants: pd.DataFrame, baseline_id: str | None, floor: float | None) -> str:
+    rows = variants[(variants["variant_id"] == baseline_id) & variants["accuracy_mean"].notna()]
+    if rows.empty:
         return "- Baseline: no finished runs"
-    text = f"- Baseline CNN test accuracy {metrics['baseline_test_accuracy']:.4f}"
-    if "baseline_floor" in metrics:
-        verdict = "meets" if metrics["baseline_meets_floor"] else "**misses**"
-        text += f" ({verdict} this profile's floor of {metrics['baseline_floor']})"
+    base = rows.iloc[0]
+    text = (f"- Baseline CNN test accuracy {base['accuracy_mean']:.4f} ± "
+            f"{base['accuracy_sd']:.4f} ({int(base['seeds'])} seeds)")
+    if floor is not None:
+        verdict = "meets" if base["accuracy_mean"] >= floor else "**misses**"
+        text += f" ({verdict} this profile's floor of {floor})"
     return text
 
 
-def _problem_section(runs: pd.DataFrame) -> list[str]:
-    problems = runs[runs["status"] != "done"].drop_duplicates(["dataset", "variant_id", "status"])
-    lines = ["## Infeasible and failed cells", ""]
-    if problems.empty:
-        return lines + ["None: every cell trained.", ""]
-    rows = [[row["dataset"], row["variant"], row["status"], row["reason"]]
-            for _, row in problems.iterrows()]
-    return lines + [markdown_table(["dataset", "variant", "status", "reason"], rows), ""]
+def cross_section(grid: GridSpec, comparisons: list[Comparison], verdicts: dict,
+                  variants: pd.DataFrame) -> list[str]:
+    if len(grid.datasets) < 2:
+        return []
+    first, second = grid.datasets[0], grid.datasets[1]
+    differences = dataset_differences(comparisons, verdicts, first, second)
+    agreement = variant_rank_agreement(variants, first, second)
+    return sections.cross_dataset(differences, agreement, first, second)
+
+
+def factor_sections(grid: GridSpec, frame: pd.DataFrame, variants: pd.DataFrame, settings,
+                    figures_dir: Path, reports_dir: Path) -> list[str]:
+    """Per dataset: every factor's table, and one figure of all Δs with their intervals."""
+    lines = []
+    ids = baseline_ids(grid)
+    if not frame.empty:
+        figure = effect_dots(frame, list(grid.datasets), settings.smallest_effect,
+                             figures_dir / "effects.png")
+        lines += ["## Effects against the baseline", "",
+                  f"![effects]({figure.relative_to(reports_dir)})", ""]
+    for dataset in grid.datasets:
+        lines += [f"## {dataset}: factor effects", ""]
+        for factor in dict.fromkeys(frame[frame["dataset"] == dataset]["factor"]):
+            lines += sections.factor_table(frame, variants, dataset, factor, ids[dataset])
+    return lines
+
+
+def rounded(value: float) -> float | None:
+    """Five decimals, or None (JSON null) where no value exists."""
+    return None if pd.isna(value) else round(float(value), 5)
+
+
+def report_metrics(project: Project, grid: GridSpec, runs: pd.DataFrame,
+                   variants: pd.DataFrame, frame: pd.DataFrame,
+                   replication: Replication) -> dict:
+    """metrics.json: run counts, the baseline per dataset, and every comparison's verdict."""
+    metrics: dict = {"grid": grid.name, "profile": project.params.profile,
+                     "runs": {k: int(v) for k, v in runs["status"].value_counts().items()},
+                     "extra_seed_runs": sum(look["runs_added"] for look in replication.looks)}
+    floors = project.params.active.baseline_floors
+    for dataset in grid.datasets:
+        entry: dict = {}
+        base = variants[(variants["variant_id"] == baseline_ids(grid).get(dataset))
+                        & variants["accuracy_mean"].notna()]
+        if not base.empty:
+            entry["baseline_test_accuracy"] = round(float(base.iloc[0]["accuracy_mean"]), 5)
+            entry["baseline_seeds"] = int(base.iloc[0]["seeds"])
+            if dataset in floors:
+                entry["baseline_floor"] = floors[dataset]
+                entry["baseline_meets_floor"] = bool(
+                    base.iloc[0]["accuracy_mean"] >= floors[dataset])
+        rows = frame[frame["dataset"] == dataset]
+        entry["verdicts"] = {
+            f"{row['factor']}={row['level']}": {
+                "verdict": row["verdict"], "seeds": int(row["seeds"]),
+                **({} if row["verdict"] == "no runs" else {
+                    "delta": rounded(row["delta"]),
+                    "ci": [rounded(row["ci_low"]), rounded(row["ci_high"])]})}
+            for _, row in rows.iterrows()}
+        metrics[dataset] = entry
+    return metrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from pipeline.data.prepared import Splits
-from pipeline.runs.records import DONE, FAILED, base_record, cache_key
+from pipeline.runs.records import DONE, EVIDENCE, FAILED, base_record, cache_key
 from pipeline.runs.tracking import Tracker
 from pipeline.specs.run import RunSpec
 from pipeline.training.train import train_run
@@ -28,6 +28,7 @@ def execute_run(spec: RunSpec, splits: Splits, tracker: Tracker, parent_run_id: 
                 "variant_name": spec.model.describe(), "dataset": spec.dataset,
                 "data_digest": splits.digest, "code_version": code_version, **(tags or {})}
     run_id = tracker.open_child(parent_run_id, spec.name, spec.flat_params(), run_tags)
+    tracker.log_dataset(splits, spec.training)  # issue 10: the UI's Dataset column
     record["mlflow_run_id"] = run_id
     if on_start is not None:
         on_start(run_id)
@@ -48,4 +49,6 @@ def execute_run(spec: RunSpec, splits: Splits, tracker: Tracker, parent_run_id: 
     tracker.close_child("FINISHED", {"status": DONE})
     record.update(status=DONE, reason=None, metrics=outcome.metrics, history=outcome.history,
                   started_at=started, finished_at=time.time())
+    if outcome.predictions is not None:
+        record[EVIDENCE] = {"predicted": outcome.predictions, "labels": outcome.labels}
     return record

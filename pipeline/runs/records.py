@@ -1,15 +1,21 @@
 """Per-run result files: one JSON per variant and seed, the unit of caching and resuming.
 
 A record is reused only when its cache key matches: the run spec, the prepared data digest
-and the fingerprint of the code that trains. Anything else trains again.
+and the fingerprint of the code that trains. Anything else trains again. Beside each
+finished run's JSON, `<name>.predictions.npz` (no pickles) holds the predicted and the true
+class of every test image: the per-image evidence that paired comparisons use.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.hashing import stable_hash
 from pipeline.specs.run import RunSpec
@@ -18,6 +24,8 @@ from pipeline.specs.run import RunSpec
 # reads, the network it builds and how it trains. A change to any file in them retrains.
 TRAINING_CODE = ("specs", "data", "model", "training")
 DONE, INFEASIBLE, FAILED = "done", "infeasible", "failed"
+EVIDENCE = "evidence"  # record key holding {"predicted": array, "labels": array} until written
+EVIDENCE_ARRAYS = ("predicted", "labels")
 
 
 def code_fingerprint() -> str:
@@ -51,12 +59,45 @@ def read_record(path: Path) -> dict | None:
         return None
 
 
+def evidence_path(path: Path) -> Path:
+    """`<record>.predictions.npz` beside the record's JSON."""
+    return path.with_name(f"{path.stem}.predictions.npz")
+
+
 def write_record(path: Path, record: dict) -> None:
-    """Atomic write: a killed process never leaves a half-written record behind."""
+    """Atomic writes, evidence first: a killed process never leaves a half-written record, and
+    a record on disk always has its predictions beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    record = dict(record)
+    evidence = record.pop(EVIDENCE, None)
+    if evidence is not None:
+        temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez_compressed(temporary, **{name: evidence[name] for name in EVIDENCE_ARRAYS})
+        temporary.replace(evidence_path(path))
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     temporary.replace(path)
+
+
+def read_evidence(path: Path) -> dict[str, np.ndarray] | None:
+    """The predicted and true classes stored beside record `path`, or None when absent."""
+    try:
+        with np.load(evidence_path(path), allow_pickle=False) as stored:
+            return {name: stored[name] for name in EVIDENCE_ARRAYS}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def encode_evidence(evidence: dict[str, np.ndarray]) -> str:
+    """The evidence as base64 text, to travel through a shared study's trial attributes."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: evidence[name] for name in EVIDENCE_ARRAYS})
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_evidence(text: str) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False) as stored:
+        return {name: stored[name] for name in EVIDENCE_ARRAYS}
 
 
 def reusable(record: dict | None, key: str) -> bool:

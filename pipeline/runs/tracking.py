@@ -14,6 +14,10 @@ from pipeline.config import Project
 
 EPOCH_METRICS = {"loss": "train/loss", "accuracy": "train/accuracy",
                  "val_loss": "val/loss", "val_accuracy": "val/accuracy"}
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+NOTE_TAG = "mlflow.note.content"
+DATASET_SOURCES = {"mnist": "https://yann.lecun.com/exdb/mnist/",
+                   "fashion_mnist": "https://github.com/zalandoresearch/fashion-mnist"}
 MODEL_REQUIREMENTS = [f"tensorflow-cpu=={metadata.version('tensorflow-cpu')}",
                       f"keras=={metadata.version('keras')}"]
 
@@ -23,7 +27,7 @@ def tracking_uri(project: Project) -> str:
     configured = os.environ.get("MLFLOW_TRACKING_URI") or project.params.mlflow.tracking_uri
     if configured:
         return configured
-    return f"sqlite:///{(project.root / 'mlflow.db').resolve()}"
+    return f"sqlite:///{(project.home / 'mlflow.db').resolve()}"
 
 
 def git_commit(root: Path) -> str:
@@ -36,6 +40,13 @@ def git_commit(root: Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}-dirty" if dirty.strip() else head
+
+
+def source_tags() -> dict[str, str]:
+    """The source, user and git tags MLflow gives runs started with `mlflow.start_run`."""
+    from mlflow.tracking.context.registry import resolve_tags
+
+    return resolve_tags({})
 
 
 def model_signature():
@@ -57,10 +68,24 @@ class ParentRun:
     failed: bool = False
 
 
+def log_predictions(predicted, labels) -> None:
+    """The predicted and true class of every test image, as `predictions.npz` (no pickles)."""
+    import tempfile
+
+    import mlflow
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "predictions.npz"
+        np.savez_compressed(path, predicted=predicted, labels=labels)
+        mlflow.log_artifact(str(path))
+
+
 class Tracker:
     """One MLflow experiment, addressed by the project's tracking URI."""
 
-    def __init__(self, project: Project, experiment_name: str, uri: str | None = None):
+    def __init__(self, project: Project, experiment_name: str, uri: str | None = None,
+                 description: str = ""):
         import mlflow
 
         self.project = project
@@ -76,6 +101,7 @@ class Tracker:
         self.client = mlflow.MlflowClient(self.uri)
         self.experiment_name = experiment_name
         self.experiment_id = self._ensure_experiment()
+        self._tag_experiment(description)
         self.commit = git_commit(project.root)
 
     def _ensure_experiment(self) -> str:
@@ -84,7 +110,7 @@ class Tracker:
             return existing.experiment_id
         artifact_location = None
         if self.uri.startswith("sqlite:"):
-            root = (self.project.root / "mlartifacts").resolve()
+            root = (self.project.home / "mlartifacts").resolve()
             artifact_location = root.as_uri()
         try:
             return self.client.create_experiment(self.experiment_name,
@@ -95,10 +121,17 @@ class Tracker:
                 raise
             return existing.experiment_id
 
+    def _tag_experiment(self, description: str) -> None:
+        """Open in the UI's classic runs view (not GenAI), described by its grid (issue 10)."""
+        self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        if description.strip():
+            self.client.set_experiment_tag(self.experiment_id, NOTE_TAG, description.strip())
+
     def start_parent(self, run_name: str, params: dict, tags: dict) -> str:
         """Open a parent run (left RUNNING until `finish_parent`) and return its id."""
         run = self.client.create_run(self.experiment_id, run_name=run_name,
-                                     tags={"git_commit": self.commit, "kind": "parent", **tags})
+                                     tags={**source_tags(), "git_commit": self.commit,
+                                           "kind": "parent", **tags})
         for name, value in params.items():
             self.client.log_param(run.info.run_id, name, value)
         return run.info.run_id
@@ -180,10 +213,31 @@ class Tracker:
         """Final metrics, the model summary and (optionally) the trained model."""
         import mlflow
 
-        mlflow.log_metrics(outcome.metrics)
         mlflow.log_text(outcome.summary, "model_summary.txt")
+        if outcome.predictions is not None:
+            log_predictions(outcome.predictions, outcome.labels)
+        model_id = None
         if log_model:
             import mlflow.keras
 
-            mlflow.keras.log_model(outcome.model, name="model", signature=model_signature(),
-                                   pip_requirements=MODEL_REQUIREMENTS)
+            model_id = mlflow.keras.log_model(outcome.model, name="model",
+                                              signature=model_signature(),
+                                              pip_requirements=MODEL_REQUIREMENTS).model_id
+        # Logged with the model's id, so the Models tab lists the model's accuracy (issue 10).
+        mlflow.log_metrics(outcome.metrics, model_id=model_id)
+
+    @staticmethod
+    def log_dataset(splits, budget) -> None:
+        """The run's dataset as an MLflow input (UI Dataset column): name, digest, sizes."""
+        import mlflow
+        from mlflow.data.http_dataset_source import HTTPDatasetSource
+        from mlflow.data.meta_dataset import MetaDataset
+
+        sizes = {"train_images": len(splits.y_train), "val_images": len(splits.y_val),
+                 "test_images": len(splits.y_test)}
+        caps = {"train_images": budget.train_samples, "val_images": budget.val_samples,
+                "test_images": budget.test_samples}
+        used = {name: str(min(size, caps[name] or size)) for name, size in sizes.items()}
+        source = HTTPDatasetSource(DATASET_SOURCES.get(splits.name, "https://keras.io"))
+        dataset = MetaDataset(source, name=splits.name, digest=splits.digest[:36])
+        mlflow.log_input(dataset, context="training", tags=used)

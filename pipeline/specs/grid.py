@@ -14,6 +14,7 @@ from pydantic import Field, create_model, field_validator, model_validator
 from pipeline.specs.choices import DatasetName
 from pipeline.specs.factors import FACTOR_NAMES, Factor, factors_for
 from pipeline.specs.model import ModelSpec
+from pipeline.specs.recipe import Budget, TrainingRecipe
 from pipeline.validation import Strict
 
 
@@ -94,6 +95,38 @@ class AdaptiveSeeds(Strict):
         return self
 
 
+class Reference(Strict):
+    """A textbook's own network and recipe, trained unchanged beside the grid and set next to
+    the accuracy the textbook publishes."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    source: str
+    dataset: DatasetName
+    model: ModelSpec
+    recipe: TrainingRecipe
+    published: float | None = Field(default=None, gt=0.0, le=1.0)
+    published_source: str = ""
+    expected: tuple[float, float] = Field(
+        description="test accuracy range of a sound run; outside it the report flags the run "
+                    "(e.g. Fashion-MNIST at MNIST-level accuracy means a data mix-up)")
+
+
+class References(Strict):
+    """Textbook reference runs; `budget` replaces every reference's epochs and images (a
+    cheaper version, labelled as such in the report by `note`)."""
+
+    note: str = ""
+    budget: Budget | None = None
+    runs: list[Reference] = Field(min_length=1)
+
+    def recipes(self) -> list[tuple[Reference, TrainingRecipe]]:
+        """Each reference with the recipe it trains with (its own, or with `budget`)."""
+        if self.budget is None:
+            return [(reference, reference.recipe) for reference in self.runs]
+        return [(reference, TrainingRecipe.combine(self.budget, reference.recipe))
+                for reference in self.runs]
+
+
 class GridSpec(Strict):
     """An ablation grid: baselines, factor levels, datasets and seeds (experiments/grids/)."""
 
@@ -104,6 +137,7 @@ class GridSpec(Strict):
     seeds: list[int] | AdaptiveSeeds
     cnn: CnnBlock | None = None
     dense: DenseBlock | None = None
+    references: References | None = None
 
     @field_validator("seeds")
     @classmethod

@@ -20,6 +20,9 @@ class Budget(Strict):
     train_samples: int | None = Field(default=None, ge=1)
     val_samples: int | None = Field(default=None, ge=1)
     test_samples: int | None = Field(default=None, ge=1)
+    include_validation: bool = Field(
+        default=False, description="train on the validation split too (all 60,000 training "
+        "images, as the textbooks do); validation metrics are then not held out")
 
 
 class Optimization(Strict):
@@ -36,4 +39,5 @@ class TrainingRecipe(Budget, Optimization):
     @classmethod
     def combine(cls, budget: Budget, optimization: Optimization) -> TrainingRecipe:
         budget_fields = budget.model_dump(include=set(Budget.model_fields))
-        return cls(**budget_fields, **optimization.model_dump())
+        return cls(**budget_fields,
+                   **optimization.model_dump(include=set(Optimization.model_fields)))

@@ -20,9 +20,23 @@ from pipeline.config import Project
 from pipeline.data.prepared import load_prepared
 from pipeline.progress import console, make_progress, summary_table
 from pipeline.runs.records import DONE, code_fingerprint
+from pipeline.sweeps.budget import TrialBudget
 from pipeline.sweeps.spec import SweepSpec, spec_from_params, suggest_run
 from pipeline.validation import ConfigError, load_yaml_model, parse_model
-from pipeline.workers.queue import open_storage
+from pipeline.workers.queue import (
+    Heartbeat,
+    open_storage,
+    reap_stale,
+    set_system_attr,
+    take_lease,
+    this_worker,
+)
+from pipeline.workers.worker import (
+    PARENT_RUN_ATTR,
+    RUN_ID_ATTR,
+    WorkerSettings,
+    close_orphan_run,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -36,7 +50,7 @@ class SweepOutcome:
 
 
 def default_storage(project: Project) -> str:
-    return f"sqlite:///{(project.root / 'optuna' / 'studies.db').resolve()}"
+    return f"sqlite:///{(project.home / 'optuna' / 'studies.db').resolve()}"
 
 
 def load_sweep(path: Path) -> SweepSpec:
@@ -70,27 +84,34 @@ def open_study(project: Project, sweep: SweepSpec, storage_url: str | None,
     return study
 
 
-def run_sweep(project: Project, sweep: SweepSpec, trials: int, storage_url: str | None = None,
-              evaluate_best: bool = True, seed_offset: int = 0) -> SweepOutcome:
-    """Add `trials` trials to the sweep's study, then test the best configuration once."""
+def run_sweep(project: Project, sweep: SweepSpec, trials: int | None,
+              storage_url: str | None = None, evaluate_best: bool = True, seed_offset: int = 0,
+              add_trials: int | None = None, timeout_s: float | None = None) -> SweepOutcome:
+    """Run trials until the study holds `trials` (or `add_trials` more, or `timeout_s` passed),
+    then test the best configuration once."""
     from pipeline.runs.tracking import Tracker
 
     started = time.perf_counter()
     study = open_study(project, sweep, storage_url, seed_offset)
     splits = load_prepared(project.prepared_dir, sweep.dataset)
     code_version = code_fingerprint()
-    tracker = Tracker(project, f"{project.params.mlflow.experiment_prefix}/sweep-{sweep.name}")
+    tracker = Tracker(project, f"{project.params.mlflow.experiment_prefix}/sweep-{sweep.name}",
+                      description=sweep.description)
+    settings = WorkerSettings.from_params(project.params.workers)
+    reap_lost_trials(study, settings, tracker)  # even when the budget is spent: a clean state
+    budget = TrialBudget.for_study(study, trials, add_trials, timeout_s)  # issue 10: budget
     best = None
-    with tracker.parent_run(f"sweep {sweep.name} (+{trials} trials)",
-                            {"study": sweep.name, "trials.requested": trials,
+    with tracker.parent_run(f"sweep {sweep.name} ({budget.describe()})",
+                            {"study": sweep.name, "trials.budget": budget.total,
                              "dataset": sweep.dataset},
                             {"study_name": sweep.name}) as parent:
         study.set_user_attr("mlflow_parent_run_id", parent.run_id)
         with make_progress() as progress:
-            task = progress.add_task(f"sweep {sweep.name}", total=trials)
-            for _ in range(trials):
+            task = progress.add_task(f"sweep {sweep.name}", total=budget.remaining(study))
+            while budget.allows_another(study):
+                reap_lost_trials(study, settings, tracker)
                 run_trial(study, sweep, splits, tracker, parent.run_id, code_version, progress,
-                          task)
+                          task, settings)
                 progress.advance(task)
         if evaluate_best:
             best = evaluate_best_trial(study, sweep, splits, tracker, parent.run_id,
@@ -101,14 +122,24 @@ def run_sweep(project: Project, sweep: SweepSpec, trials: int, storage_url: str 
     return outcome
 
 
+def reap_lost_trials(study: optuna.Study, settings: WorkerSettings, tracker) -> None:
+    """Fail the trials of dead sweep processes (`worker lost`), close their MLflow runs and
+    retry each configuration until `workers.max_retries` processes died on it."""
+    reap_stale(study, settings.grace_s, max_retries=settings.max_retries,
+               on_reaped=lambda trial, retried: close_orphan_run(tracker, trial, retried))
+
+
 def run_trial(study: optuna.Study, sweep: SweepSpec, splits, tracker, parent_run_id: str,
-              code_version: str, progress, task) -> TrialState:
-    """Ask for one trial, train it with pruning, tell its outcome and tag its MLflow run."""
+              code_version: str, progress, task, settings: WorkerSettings) -> TrialState:
+    """Ask for one trial (a retried one first), train it with pruning under a heartbeat, tell
+    its outcome and tag its MLflow run."""
     from optuna_integration import KerasPruningCallback
 
     from pipeline.runs.execute import execute_run
 
     trial = study.ask()
+    take_lease(study, trial, this_worker())
+    set_system_attr(study, trial, PARENT_RUN_ATTR, parent_run_id)
     spec = suggest_run(trial, sweep)
     progress.update(task, description=f"trial {trial.number}: {spec.model.describe()}")
     run_ids: list[str] = []
@@ -116,14 +147,16 @@ def run_trial(study: optuna.Study, sweep: SweepSpec, splits, tracker, parent_run
     def remember(run_id: str) -> None:
         run_ids.append(run_id)
         trial.set_user_attr("mlflow_run_id", run_id)
+        set_system_attr(study, trial, RUN_ID_ATTR, run_id)
 
     try:
-        record = execute_run(
-            spec, splits, tracker, parent_run_id, code_version,
-            tags={"study_name": sweep.name, "trial_number": str(trial.number)},
-            log_model=False, evaluate_test=False,
-            callbacks=[KerasPruningCallback(trial, "val_accuracy")],
-            stop_exceptions=(optuna.TrialPruned,), on_start=remember)
+        with Heartbeat(study, trial, settings.heartbeat_s):
+            record = execute_run(
+                spec, splits, tracker, parent_run_id, code_version,
+                tags={"study_name": sweep.name, "trial_number": str(trial.number)},
+                log_model=False, evaluate_test=False,
+                callbacks=[KerasPruningCallback(trial, "val_accuracy")],
+                stop_exceptions=(optuna.TrialPruned,), on_start=remember)
     except optuna.TrialPruned:
         state = TrialState.PRUNED
         study.tell(trial, state=state)

@@ -11,7 +11,7 @@ import numpy as np
 from pipeline.data.prepared import Splits
 from pipeline.data.sampling import stratified_indices
 from pipeline.model.keras_builder import build_model, summary_text
-from pipeline.model.shapes import count_flops
+from pipeline.model.shapes import NUM_CLASSES, count_flops
 from pipeline.specs.run import RunSpec
 from pipeline.training.inputs import make_dataset
 from pipeline.training.memory import PeakMemory
@@ -31,6 +31,8 @@ class TrainOutcome:
     summary: str
     history: dict[str, list[float]]
     metrics: dict[str, float] = field(default_factory=dict)
+    predictions: np.ndarray | None = None  # predicted class per test image (uint8)
+    labels: np.ndarray | None = None  # the true class of those test images
 
 
 def limit_threads(threads: int) -> None:
@@ -47,6 +49,14 @@ def take(images: np.ndarray, labels: np.ndarray, limit: int | None):
         return images, labels
     index = stratified_indices(labels, limit, SUBSET_SEED)
     return images[index], labels[index]
+
+
+def training_images(splits: Splits, include_validation: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The training split, plus the validation split when a recipe trains on all images."""
+    if not include_validation:
+        return splits.x_train, splits.y_train
+    return (np.concatenate([splits.x_train, splits.x_val]),
+            np.concatenate([splits.y_train, splits.y_val]))
 
 
 def make_optimizer(name: str, learning_rate: float):
@@ -68,9 +78,9 @@ def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = (),
     import keras
 
     training = spec.training
-    x_train, y_train = take(splits.x_train, splits.y_train, training.train_samples)
+    x_train, y_train = training_images(splits, training.include_validation)
+    x_train, y_train = take(x_train, y_train, training.train_samples)
     x_val, y_val = take(splits.x_val, splits.y_val, training.val_samples)
-    x_test, y_test = take(splits.x_test, splits.y_test, training.test_samples)
 
     keras.utils.set_random_seed(spec.seed)
     model = build_model(spec.model)
@@ -78,7 +88,6 @@ def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = (),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_data = make_dataset(x_train, y_train, training.batch_size, shuffle_seed=spec.seed)
     val_data = make_dataset(x_val, y_val, 256, shuffle_seed=None)
-    test_data = make_dataset(x_test, y_test, 256, shuffle_seed=None) if evaluate_test else None
 
     with PeakMemory() as memory:
         started = time.perf_counter()
@@ -102,7 +111,24 @@ def train_run(spec: RunSpec, splits: Splits, callbacks: list | tuple = (),
         "data/train_samples": float(len(y_train)),
         "train/epochs": float(epochs_run),
     }
+    outcome = TrainOutcome(model, summary_text(model), history, metrics)
     if evaluate_test:
-        test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
-        metrics.update({"test/accuracy": float(test_accuracy), "test/loss": float(test_loss)})
-    return TrainOutcome(model, summary_text(model), history, metrics)
+        x_test, y_test = take(splits.x_test, splits.y_test, training.test_samples)
+        evaluate_on_test(outcome, x_test, y_test)
+    return outcome
+
+
+def evaluate_on_test(outcome: TrainOutcome, x_test: np.ndarray, y_test: np.ndarray) -> None:
+    """Score the trained model once on the test images: loss, accuracy, per-class accuracy,
+    and the predicted class of every image (the paired evidence the report compares)."""
+    test_data = make_dataset(x_test, y_test, 256, shuffle_seed=None)
+    test_loss, test_accuracy = outcome.model.evaluate(test_data, verbose=0)
+    probabilities = outcome.model.predict(test_data, verbose=0)
+    outcome.predictions = np.argmax(probabilities, axis=1).astype(np.uint8)
+    outcome.labels = y_test.astype(np.uint8)
+    outcome.metrics.update({"test/accuracy": float(test_accuracy), "test/loss": float(test_loss)})
+    correct = outcome.predictions == y_test
+    for label in range(NUM_CLASSES):
+        members = y_test == label
+        if members.any():
+            outcome.metrics[f"test/class_accuracy/{label}"] = float(correct[members].mean())

@@ -18,13 +18,21 @@ from optuna.trial import TrialState
 from pipeline.config import Project
 from pipeline.grid.stage import GridOutcome, GridPlan, plan_grid, record_infeasible
 from pipeline.progress import console, summary_table
-from pipeline.runs.records import read_record, record_path, reusable, write_record
+from pipeline.redaction import redact
+from pipeline.runs.records import (
+    EVIDENCE,
+    decode_evidence,
+    read_record,
+    record_path,
+    reusable,
+    write_record,
+)
 from pipeline.specs.run import RunSpec
-from pipeline.workers.queue import count, open_storage, reap_stale
+from pipeline.workers.queue import count, open_storage
 from pipeline.workers.worker import (
     WorkerOutcome,
     WorkerSettings,
-    close_orphan_run,
+    reap_cells,
     work,
 )
 
@@ -57,7 +65,7 @@ def publish(study: optuna.Study, plan: GridPlan, tracker, parent_run_id: str,
             log_models: bool) -> None:
     """What workers need to join: code version, data digests, the MLflow parent run."""
     for key, value in {"kind": "grid", "grid": plan.grid.name, "code_version": plan.code_version,
-                       "digests": plan.digests, "mlflow_tracking_uri": tracker.uri,
+                       "digests": plan.digests, "mlflow_tracking_uri": redact(tracker.uri),
                        "mlflow_experiment": tracker.experiment_name,
                        "mlflow_parent_run_id": parent_run_id,
                        "log_models": log_models}.items():
@@ -97,6 +105,8 @@ def collect_results(study: optuna.Study, project: Project) -> int:
         if "record" not in trial.user_attrs:
             continue
         record = json.loads(trial.user_attrs["record"])
+        if "evidence" in trial.user_attrs:
+            record[EVIDENCE] = decode_evidence(trial.user_attrs["evidence"])
         spec = RunSpec.model_validate(record["spec"])
         path = record_path(project.results_dir, spec)
         if not reusable(read_record(path), record["cache_key"]):
@@ -146,6 +156,5 @@ def run_grid_with_workers(project: Project, storage_url: str, study_name: str | 
 def wait_for_workers(study: optuna.Study, settings: WorkerSettings, tracker) -> None:
     """Wait until no cell is waiting or running, reaping (and closing) dead workers' cells."""
     while count(study, TrialState.WAITING, TrialState.RUNNING):
-        reap_stale(study, settings.grace_s,
-                   on_reaped=lambda trial: close_orphan_run(tracker, trial))
+        reap_cells(study, settings, tracker)
         time.sleep(settings.poll_s)

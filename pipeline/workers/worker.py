@@ -18,10 +18,21 @@ from optuna.trial import FrozenTrial, TrialState
 from pipeline.config import Project
 from pipeline.data.prepared import Splits, load_prepared
 from pipeline.progress import console
-from pipeline.runs.records import DONE, code_fingerprint, record_path, write_record
+from pipeline.redaction import is_redacted
+from pipeline.runs.records import (
+    DONE,
+    EVIDENCE,
+    FAILED,
+    base_record,
+    code_fingerprint,
+    encode_evidence,
+    record_path,
+    write_record,
+)
 from pipeline.specs.run import RunSpec
 from pipeline.validation import ConfigError
 from pipeline.workers.queue import (
+    WORKER_ATTR,
     Heartbeat,
     claim_waiting,
     count,
@@ -31,6 +42,9 @@ from pipeline.workers.queue import (
 )
 
 RUN_ID_ATTR = "lab:mlflow_run_id"
+# Set only where the parent run belongs to the worker's process (sweeps), never for a grid's
+# shared parent: a dead sweep process's parent run is closed with its lost trial.
+PARENT_RUN_ATTR = "lab:mlflow_parent_run_id"
 
 
 @dataclass
@@ -40,8 +54,15 @@ class WorkerSettings:
     heartbeat_s: float = 10.0
     grace_s: float = 60.0
     poll_s: float = 2.0
+    max_retries: int = 2
     wait_for_running: bool = True
     max_runs: int | None = None
+
+    @classmethod
+    def from_params(cls, workers) -> WorkerSettings:
+        """The lease timing and retry limit of params `workers`."""
+        return cls(heartbeat_s=workers.heartbeat_s, grace_s=workers.grace_s,
+                   max_retries=workers.max_retries)
 
 
 @dataclass
@@ -69,23 +90,74 @@ def check_study(study: optuna.Study) -> str:
     return code_version
 
 
+def study_tracking_uri(study: optuna.Study) -> str:
+    """$MLFLOW_TRACKING_URI, else the study's; a study stores a password-protected URI
+    masked, so its workers must bring the credentials in their environment."""
+    published = study.user_attrs["mlflow_tracking_uri"]
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured:
+        return configured
+    if is_redacted(published):
+        raise ConfigError(f"study {study.study_name!r} tracks to {published} (password not "
+                          f"stored in the study): set MLFLOW_TRACKING_URI on this worker")
+    return published
+
+
 def study_tracker(project: Project, study: optuna.Study):
     """The MLflow tracker of the study's experiment ($MLFLOW_TRACKING_URI wins)."""
     from pipeline.runs.tracking import Tracker
 
-    attrs = study.user_attrs
-    return Tracker(project, attrs["mlflow_experiment"],
-                   uri=os.environ.get("MLFLOW_TRACKING_URI") or attrs["mlflow_tracking_uri"])
+    return Tracker(project, study.user_attrs["mlflow_experiment"], uri=study_tracking_uri(study))
 
 
-def close_orphan_run(tracker, trial: FrozenTrial) -> None:
-    """End the MLflow run of a trial whose worker died as KILLED (`worker lost`)."""
+def close_orphan_run(tracker, trial: FrozenTrial, retried: bool = True) -> None:
+    """End the MLflow run of a trial whose worker died as KILLED (`worker lost`), and the
+    dead process's own parent run (sweeps) if it is still open."""
     run_id = trial.system_attrs.get(RUN_ID_ATTR)
-    console.print(f"[yellow]reaped[/] trial {trial.number} "
-                  f"({trial.user_attrs.get('run_key')}): its worker stopped beating")
+    label = trial.user_attrs.get("run_key") or trial.params
+    then = "enqueued again" if retried else "recorded as failed, not retried"
+    console.print(f"[yellow]reaped[/] trial {trial.number} ({label}): its worker stopped "
+                  f"beating; {then}", highlight=False)
     if run_id:
         tracker.client.set_tag(run_id, "status", "worker lost")
         tracker.client.set_terminated(run_id, status="KILLED")
+    parent_id = trial.system_attrs.get(PARENT_RUN_ATTR)
+    if parent_id and tracker.client.get_run(parent_id).info.status == "RUNNING":
+        tracker.client.set_tag(parent_id, "status", "worker lost")
+        tracker.client.set_terminated(parent_id, status="KILLED")
+
+
+def lost_cell_record(study: optuna.Study, trial: FrozenTrial, reason: str) -> dict:
+    """The failed record of a grid cell given up after `max_retries` lost workers; stored on
+    the trial (the coordinator collects it into results/runs)."""
+    spec = RunSpec.model_validate_json(trial.user_attrs["spec"])
+    attrs = study.user_attrs
+    record = base_record(spec, trial.user_attrs["cache_key"], attrs["digests"][spec.dataset],
+                         attrs["code_version"])
+    record.update(status=FAILED, reason=reason, finished_at=time.time(),
+                  worker=trial.system_attrs.get(WORKER_ATTR))
+    set_user_attr(study, trial, "record", json.dumps(record))
+    return record
+
+
+def reap_cells(study: optuna.Study, settings: WorkerSettings, tracker, project=None,
+               on_reaped=None) -> list[FrozenTrial]:
+    """Reap lost cells: close their MLflow runs; a cell given up gets its failed record
+    (written into `project`'s results/runs too when a project is given)."""
+
+    def give_up(trial: FrozenTrial, reason: str) -> None:
+        record = lost_cell_record(study, trial, reason)
+        if project is not None:
+            spec = RunSpec.model_validate(record["spec"])
+            write_record(record_path(project.results_dir, spec), record)
+
+    def reaped(trial: FrozenTrial, retried: bool) -> None:
+        close_orphan_run(tracker, trial, retried)
+        if on_reaped is not None:
+            on_reaped(trial)
+
+    return reap_stale(study, settings.grace_s, on_reaped=reaped,
+                      max_retries=settings.max_retries, on_give_up=give_up)
 
 
 def work(study: optuna.Study, project: Project, settings: WorkerSettings,
@@ -97,12 +169,9 @@ def work(study: optuna.Study, project: Project, settings: WorkerSettings,
     data: dict[str, Splits] = {}
     outcome = WorkerOutcome()
 
-    def on_reaped(trial: FrozenTrial) -> None:
-        outcome.reaped.append(trial.number)
-        close_orphan_run(tracker, trial)
-
     while settings.max_runs is None or outcome.finished < settings.max_runs:
-        reap_stale(study, settings.grace_s, on_reaped=on_reaped)
+        reap_cells(study, settings, tracker, project,
+                   on_reaped=lambda trial: outcome.reaped.append(trial.number))
         trial = claim_waiting(study, worker)
         if trial is None:
             if settings.wait_for_running and count(study, TrialState.RUNNING):
@@ -151,7 +220,10 @@ def train_cell(study: optuna.Study, trial: FrozenTrial, spec: RunSpec, splits: S
                                    "trial_number": str(trial.number), "worker": worker},
                              log_model=attrs.get("log_models", True), on_start=remember)
     record["worker"] = worker
-    set_user_attr(study, trial, "record", json.dumps(record))
+    stored = {key: value for key, value in record.items() if key != EVIDENCE}
+    set_user_attr(study, trial, "record", json.dumps(stored))
+    if EVIDENCE in record:
+        set_user_attr(study, trial, "evidence", encode_evidence(record[EVIDENCE]))
     return record
 
 

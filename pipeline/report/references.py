@@ -1,0 +1,86 @@
+"""The textbook references: the seeds' own networks and recipes beside their published numbers.
+
+For each reference: our mean test accuracy with its 95% interval over seeds and test images,
+the published figure, whether it lies inside our interval, and a flag when a run falls
+outside the range a sound run reaches (a data mix-up, a broken recipe).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.evidence.accuracy import accuracy_interval
+from pipeline.model.shapes import count_params
+from pipeline.report.markdown import markdown_table
+from pipeline.runs.records import DONE, read_evidence, read_record, record_path
+from pipeline.specs.grid import GridSpec
+from pipeline.specs.run import RunSpec
+
+
+def recipe_text(recipe) -> str:
+    images = "all 60,000" if recipe.include_validation and recipe.train_samples is None else (
+        f"{recipe.train_samples or 'all'}")
+    return (f"{recipe.optimizer}, batch {recipe.batch_size}, {recipe.epochs} epochs, "
+            f"{images} training images")
+
+
+def reference_frame(results_dir, grid: GridSpec) -> pd.DataFrame:
+    """One row per reference: recipe, params, published figure, our interval, flags."""
+    rows = []
+    for reference, recipe in grid.references.recipes() if grid.references else []:
+        accuracies, images = [], 0
+        for seed in grid.initial_seeds:
+            spec = RunSpec(dataset=reference.dataset, seed=seed, model=reference.model,
+                           training=recipe)
+            path = record_path(results_dir, spec)
+            record = read_record(path) or {}
+            if record.get("status") == DONE:
+                accuracies.append(record["metrics"]["test/accuracy"])
+                evidence = read_evidence(path)
+                images = len(evidence["labels"]) if evidence else 10000
+        row = {"reference": reference.name, "source": reference.source,
+               "dataset": reference.dataset, "params": count_params(reference.model),
+               "recipe": recipe_text(recipe), "published": reference.published,
+               "published_source": reference.published_source, "seeds": len(accuracies),
+               "expected_low": reference.expected[0], "expected_high": reference.expected[1]}
+        if accuracies:
+            interval = accuracy_interval(accuracies, images)
+            row.update(mean=interval.mean, low=interval.low, high=interval.high,
+                       test_set_only=interval.test_set_only)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdict_cells(row: pd.Series) -> tuple[str, str, str]:
+    """Our interval, whether the published figure lies in it, and a range flag."""
+    if pd.isna(row.get("mean")):
+        return "no finished runs", "-", "-"
+    ours = (f"{row['mean']:.4f} [{row['low']:.4f}, {row['high']:.4f}] "
+            f"({int(row['seeds'])} seed{'s' if row['seeds'] != 1 else ''}"
+            f"{', test-set part only' if row['test_set_only'] else ''})")
+    inside = "-"
+    if not pd.isna(row["published"]):
+        inside = "yes" if row["low"] <= row["published"] <= row["high"] else (
+            f"no: ours is {row['mean'] - row['published']:+.4f} from it")
+    flag = "ok" if row["expected_low"] <= row["mean"] <= row["expected_high"] else (
+        f"**outside the expected {row['expected_low']}-{row['expected_high']}: check the "
+        f"data and recipe**")
+    return ours, inside, flag
+
+
+def references_section(frame: pd.DataFrame, note: str) -> list[str]:
+    if frame.empty:
+        return []
+    rows = []
+    for _, row in frame.iterrows():
+        ours, inside, flag = verdict_cells(row)
+        published = "-" if pd.isna(row["published"]) else (
+            f"{row['published']:.4f} ({row['published_source']})")
+        rows.append([f"{row['reference']} ({row['source']})", row["dataset"],
+                     f"{row['params']:,}", row["recipe"], published, ours, inside, flag])
+    headers = ["reference", "dataset", "params", "recipe", "published", "ours: mean [95% CI]",
+               "published inside ours?", "range check"]
+    lines = ["## Textbook references", ""]
+    if note:
+        lines += [note.strip(), ""]
+    return lines + [markdown_table(headers, rows), ""]

@@ -1,0 +1,172 @@
+"""The Markdown sections of ablation.md, each from tables the stage has already computed."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import pandas as pd
+
+from pipeline.config import Project
+from pipeline.grid.comparisons import Settings
+from pipeline.grid.replication import Replication
+from pipeline.report.answers import factor_title
+from pipeline.report.markdown import (
+    accuracy_cell,
+    compact,
+    interval_cell,
+    markdown_table,
+    p_cell,
+    seconds,
+)
+from pipeline.specs.grid import AdaptiveSeeds, GridSpec
+
+PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "optuna", "dvc", "pandas", "numpy", "scipy",
+            "statsmodels")
+
+
+def version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def seeds_text(grid: GridSpec) -> str:
+    if isinstance(grid.seeds, AdaptiveSeeds):
+        budget = (f", at most {grid.seeds.extra_runs} extra runs"
+                  if grid.seeds.extra_runs is not None else "")
+        return (f"{grid.seeds.initial} per variant, then one more at a time up to "
+                f"{grid.seeds.max} where a comparison is undecided{budget}")
+    return f"{grid.seeds}"
+
+
+def header(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[str]:
+    training = project.params.training_recipe()
+    profile = project.params.active
+    versions = ", ".join(f"{name} {version(name)}" for name in PACKAGES)
+    counts = runs["status"].value_counts().to_dict()
+    return [
+        f"# CNN ablation report: grid `{grid.name}`, profile `{project.params.profile}`", "",
+        grid.description.strip(), "",
+        f"- **Profile**: {profile.description.strip() or project.params.profile}",
+        f"- **Data per run**: {training.train_samples or 'all'} training images (stratified, "
+        f"the same subset for every run), validation {training.val_samples or 'all'} of "
+        f"{project.params.data.validation_size} held out from train, test "
+        f"{training.test_samples or 'all 10,000'} images (used only for the final score)",
+        f"- **Training**: {training.epochs} epoch(s), batch {training.batch_size}, "
+        f"{training.optimizer} lr {training.learning_rate}; design `{grid.design}`",
+        f"- **Seeds**: {seeds_text(grid)}",
+        f"- **Runs**: {len(runs)} ({', '.join(f'{k} {v}' for k, v in counts.items())})",
+        f"- **Software**: Python {platform.python_version()}, {versions}", "",
+    ]
+
+
+def method(settings: Settings, replication: Replication) -> list[str]:
+    """How the verdicts were reached, so a reader can judge them."""
+    adaptive = ""
+    if replication.looks:
+        added = sum(look["runs_added"] for look in replication.looks)
+        adaptive = (f" Seeds were added adaptively in {len(replication.looks)} look(s) "
+                    f"({added} extra runs; stopped: {replication.stopped}); repeated looks "
+                    f"inflate false positives, so every verdict tests at alpha / "
+                    f"{settings.looks} = {settings.alpha / settings.looks:.4f} (Bonferroni "
+                    f"over the looks).")
+    elif settings.looks > 1:
+        adaptive = (f" Seeds are adaptive (up to {settings.looks} looks), so verdicts test at "
+                    f"alpha / {settings.looks}.")
+    return [
+        "## How to read the verdicts", "",
+        "Every variant is compared with the baseline CNN on the same 10,000 test images and "
+        "the same seeds, so each comparison is paired image by image and seed by seed. "
+        "Δ is the mean over seeds of (variant − baseline) test accuracy. Its 95% interval "
+        "adds two sources of variation: training randomness (the spread of the per-seed "
+        "differences, pooled over the comparisons of a dataset because 2-5 seeds alone give "
+        "almost no degrees of freedom) and the finite test set (the variance over images of "
+        "the per-image differences, which does not average out over seeds because every "
+        "seed sees the same images); a t interval with Satterthwaite degrees of freedom. "
+        "A simulation test checks that these intervals cover a true Δ of 0 in 92-98% of "
+        "cases. p is the matching paired t test, Holm-adjusted over every comparison of "
+        f"this report. Verdicts: **better** / **worse** when the Holm p is below "
+        f"{settings.alpha}; **equivalent** when the {100 * (1 - 2 * settings.alpha):.0f}% "
+        f"interval lies inside ±{settings.smallest_effect:g} (`evidence.smallest_effect`); "
+        f"otherwise **undecided** (no detectable difference at this budget)." + adaptive, "",
+    ]
+
+
+def factor_table(frame: pd.DataFrame, variants: pd.DataFrame, dataset: str, factor: str,
+                 baseline_id: str) -> list[str]:
+    """One factor's levels on one dataset: accuracy, Δ with interval, p, verdict, cost."""
+    rows = frame[(frame["dataset"] == dataset) & (frame["factor"] == factor)]
+    by_name = variants[variants["dataset"] == dataset].set_index("variant")
+    base = variants[variants["variant_id"] == baseline_id]
+    table = []
+    if not base.empty:
+        base = base.iloc[0]
+        table.append([rows["baseline_level"].iloc[0] + " (baseline)", base["variant"],
+                      compact(base["params"]), compact(base["flops"]), accuracy_cell(base),
+                      "-", "-", "baseline", seconds(base["train_time_s"])])
+    for _, row in rows.iterrows():
+        variant = by_name.loc[row["variant"]] if row["variant"] in by_name.index else None
+        cells = ([compact(variant["params"]), compact(variant["flops"]),
+                  accuracy_cell(variant), ] if variant is not None else ["-", "-", "-"])
+        delta = "-" if row["verdict"] == "no runs" else interval_cell(
+            row["delta"], row["ci_low"], row["ci_high"])
+        table.append([row["level"], row["variant"], *cells, delta,
+                      p_cell(row.get("p_adjusted", float("nan"))), row["verdict"],
+                      seconds(variant["train_time_s"]) if variant is not None else "-"])
+    headers = ["level", "variant", "params", "FLOPs", "test accuracy (mean ± sd)",
+               "Δ vs baseline [95% CI]", "Holm p", "verdict", "train s"]
+    return [f"### {factor_title(factor)}", "", markdown_table(headers, table), ""]
+
+
+def cross_dataset(differences: pd.DataFrame, agreement: tuple | None, first: str,
+                  second: str) -> list[str]:
+    """Does a factor's effect differ between the datasets? Do the variants rank alike?"""
+    lines = [f"## {first} against {second}", ""]
+    if not differences.empty:
+        rows = [[factor_title(row["factor"]), row["level"], f"{row[f'delta_{first}']:+.4f}",
+                 f"{row[f'delta_{second}']:+.4f}",
+                 interval_cell(row["difference"], row["ci_low"], row["ci_high"]),
+                 p_cell(row["p_value"])] for _, row in differences.iterrows()]
+        lines += [f"Difference of the two Δs (Δ on {first} − Δ on {second}) with its 95% "
+                  f"interval; an interval that excludes 0 means the factor's effect differs "
+                  f"between the datasets (p not adjusted for multiplicity).", "",
+                  markdown_table(["factor", "level", f"Δ {first}", f"Δ {second}",
+                                  "difference [95% CI]", "p"], rows), ""]
+    if agreement is not None:
+        rho, p_value, count = agreement
+        lines += [f"Rank agreement of the {count} variants' mean test accuracy between the "
+                  f"datasets: Spearman ρ = {rho:+.3f} (p = {p_cell(p_value)}).", ""]
+    return lines
+
+
+def all_variants(variants: pd.DataFrame, datasets: list[str],
+                 baseline_ids: dict[str, str]) -> list[str]:
+    lines = ["## All variants", ""]
+    for dataset in datasets:
+        rows = variants[variants["dataset"] == dataset]
+        table = [[row["variant"] + (" (baseline)" if row["variant_id"] ==
+                                    baseline_ids.get(dataset) else ""),
+                  compact(row["params"]), compact(row["flops"]), accuracy_cell(row),
+                  seconds(row["train_time_s"]),
+                  row["per_seed"] if isinstance(row["per_seed"], str) else "-"]
+                 for _, row in rows.iterrows()]
+        lines += [f"### {dataset}", "", markdown_table(
+            ["variant", "params", "FLOPs", "test accuracy", "train s", "per seed"], table), ""]
+    return lines
+
+
+def ledger(runs: pd.DataFrame) -> list[str]:
+    """Every cell's state with counts, and the reason of each infeasible or failed one."""
+    counts = runs["status"].value_counts()
+    lines = ["## Ledger", "", "Runs by state: " + ", ".join(
+        f"{state} {int(count)}" for state, count in counts.items()) + ".", ""]
+    problems = runs[runs["status"] != "done"].drop_duplicates(["dataset", "variant_id",
+                                                              "status"])
+    if problems.empty:
+        return lines + ["Every cell trained.", ""]
+    rows = [[row["dataset"], row["variant"], row["status"], row["reason"]]
+            for _, row in problems.iterrows()]
+    return lines + ["### Infeasible and failed cells", "",
+                    markdown_table(["dataset", "variant", "status", "reason"], rows), ""]

@@ -1,0 +1,132 @@
+"""DVC experiments end to end: a workspace run and a queued run of the smoke profile.
+
+Real DVC in a temporary git repository. The queued run executes in .dvc/tmp/exps/, so it
+also checks that data, the MLflow store and the run cache resolve to the project.
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+COPIED = ("pipeline", "experiments", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
+
+
+def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture
+def committed_repo(tmp_path, synthetic_data_dir):
+    """A git + DVC copy of the project, data beside it as ../idx, the default MLflow store."""
+    repo = tmp_path / "lab"
+    repo.mkdir()
+    for name in COPIED:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, repo / name)
+    shutil.copytree(synthetic_data_dir, tmp_path / "idx")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["data"].update(dir="../idx", verify_digests=False, allow_download=False,
+                          validation_size=200)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    env.pop("PYTHONPATH", None)
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"],
+                    ["dvc", "config", "core.analytics", "false"], ["git", "add", "-A"],
+                    ["git", "commit", "-qm", "lab"]):
+        run(command, repo, env)
+    return repo, env
+
+
+def wait_for_queue(repo: Path, env: dict, timeout_s: float = 600) -> str:
+    """Poll `dvc queue status` until nothing is queued or running; returns the last status."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo, env).stdout
+        if "Queued" not in status and "Running" not in status:
+            return status
+        time.sleep(3)
+    raise AssertionError(f"queue still busy after {timeout_s} s:\n{status}")
+
+
+def experiments_by_learning_rate(shown: list[dict]) -> dict[float, dict]:
+    """`dvc exp show --json` flattened: learning rate -> {params, metrics, name}."""
+    found = {}
+    for commit in shown:
+        for experiment in commit.get("experiments") or []:
+            for revision in experiment["revs"]:
+                data = revision["data"]
+                params = data["params"]["params.yaml"]["data"]
+                metrics = {path: value["data"] for path, value in data["metrics"].items()}
+                found[params["training"]["learning_rate"]] = {
+                    "params": params, "metrics": metrics, "name": revision["name"]}
+    return found
+
+
+@pytest.mark.slow
+def test_workspace_and_queued_experiments(committed_repo):
+    repo, env = committed_repo
+    run(["dvc", "exp", "run", "-S", "profile=smoke"], repo, env)
+    run(["dvc", "exp", "run", "--queue", "-S", "profile=smoke",
+         "-S", "training.learning_rate=0.002"], repo, env)
+    started = time.monotonic()
+    run(["dvc", "queue", "start", "-j", "1"], repo, env)
+    status = wait_for_queue(repo, env)
+    print(f"queued smoke run: {time.monotonic() - started:.1f} s")
+    assert "Success" in status and "Failed" not in status, status
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo, env).stdout)
+    experiments = experiments_by_learning_rate(shown)
+    assert set(experiments) == {0.001, 0.002}, experiments.keys()
+    for experiment in experiments.values():
+        settings = experiment["metrics"]["reports/run.json"]["run"]
+        assert settings["profile"] == "smoke" and settings["grid"] == "smoke"
+        assert settings["epochs"] == 1 and settings["train_images"] == 256
+        assert settings["seeds"] == 1
+        assert experiment["metrics"]["reports/metrics.json"]["mnist"]["baseline_test_accuracy"]
+        assert "profiles" not in experiment["params"]
+    header = run(["dvc", "exp", "show", "--csv"], repo, env).stdout.splitlines()[0]
+    columns = next(csv.reader([header]))
+    print(f"dvc exp show: {len(columns)} columns")
+    assert not any(column.startswith("profiles.") for column in columns), columns
+
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("cnn-ablation/smoke")
+    queued = client.search_runs([experiment.experiment_id],
+                                "params.`training.learning_rate` = '0.002'")
+    assert len(queued) == 12  # the queued run logged to the project's store
+    assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
+    records = [json.loads(path.read_text()) for path in (repo / "results/runs").glob("*.json")]
+    assert sum(r["spec"]["training"]["learning_rate"] == 0.002 for r in records) == 14
+
+    run(["dvc", "exp", "apply", experiments[0.002]["name"]], repo, env)
+    assert "lr 0.002" in (repo / "reports" / "ablation.md").read_text()
+    print(run(["dvc", "status"], repo, env).stdout)
+    run(["dvc", "repro"], repo, env)  # at most re-plans: every run is in the shared cache
+    assert len(client.search_runs([experiment.experiment_id], max_results=1000)) == len(
+        client.search_runs([experiment.experiment_id], max_results=1000,
+                           filter_string="attributes.status != 'RUNNING'"))
+    assert sum(1 for _ in (repo / "results/runs").glob("*.json")) == 28
+    started = time.monotonic()
+    noop = run(["dvc", "repro"], repo, env)
+    print(f"no-op dvc repro: {time.monotonic() - started:.1f} s")
+    assert "Data and pipelines are up to date" in noop.stdout, noop.stdout
+    assert time.monotonic() - started <= 10

@@ -1,0 +1,98 @@
+"""Adaptive replication on synthetic records: seeds go only where the answer is still open."""
+
+from __future__ import annotations
+
+import numpy as np
+import yaml
+
+from pipeline.config import load_project
+from pipeline.data.prepared import prepared_digest
+from pipeline.grid.comparisons import grid_comparisons
+from pipeline.grid.replication import replicate
+from pipeline.grid.stage import evidence_settings, plan_grid, run_grid
+from pipeline.runs.records import (
+    DONE,
+    EVIDENCE,
+    base_record,
+    cache_key,
+    code_fingerprint,
+    record_path,
+    write_record,
+)
+from pipeline.specs.run import variant_id
+
+IMAGES = 2000
+ACCURACY = {"max": 0.90, "avg": 0.97, "none": 0.90}  # avg clearly better; none a tie
+
+
+def adaptive_grid(project_root):
+    grid = {"name": "adaptive", "datasets": ["mnist"], "seeds": {"initial": 2, "max": 4},
+            "cnn": {"baseline": {"arch": "cnn", "filters": [4, 8, 8], "dense_units": [8]},
+                    "axes": {"pooling": ["max", "avg", "none"]}}}
+    (project_root / "grid.yaml").write_text(yaml.safe_dump(grid))
+
+
+def fake_record(project, spec) -> dict:
+    """A finished record whose predictions are right with the variant's accuracy."""
+    digest = prepared_digest(project.prepared_dir, spec.dataset)
+    code = code_fingerprint()
+    record = base_record(spec, cache_key(spec, digest, code), digest, code)
+    rng = np.random.default_rng([spec.seed, ord(spec.model.pooling[0])])
+    labels = np.random.default_rng(0).integers(0, 10, IMAGES).astype(np.uint8)
+    right = rng.random(IMAGES) < ACCURACY[spec.model.pooling]
+    predicted = np.where(right, labels, (labels + 1) % 10).astype(np.uint8)
+    record.update(status=DONE, metrics={"test/accuracy": float(right.mean())},
+                  history={"val_accuracy": [0.5]},
+                  **{EVIDENCE: {"predicted": predicted, "labels": labels}})
+    return record
+
+
+def write_pending(project, extra=None) -> int:
+    plan = plan_grid(project, None, extra)
+    for run in plan.pending:
+        write_record(record_path(project.results_dir, run.spec), fake_record(project, run.spec))
+    return len(plan.pending)
+
+
+def test_seeds_are_added_only_to_the_undecided_variant_and_its_baseline(project):
+    adaptive_grid(project.root)
+    project = load_project(project.params_path)
+    grid = project.load_grid()
+    assert write_pending(project) == 6  # 3 variants x 2 initial seeds
+    added_runs = []
+
+    def train(extra):
+        added_runs.append(write_pending(project, extra))
+
+    replication = replicate(grid, project.params.training_recipe(), project.results_dir,
+                            evidence_settings(project, grid), train=train)
+    ids = {c.variant.pooling: c.variant_id for c in grid_comparisons(grid)}
+    baseline = variant_id("mnist", grid.cnn.baseline)
+    assert replication.extra_seeds == {("mnist", ids["none"]): [2, 3], ("mnist", baseline): [2, 3]}
+    assert added_runs == [2, 2]
+    assert replication.stopped == "max 4 seeds reached"
+    assert [look["undecided"] for look in replication.looks] == [1, 1]
+
+    again = replicate(grid, project.params.training_recipe(), project.results_dir,
+                      evidence_settings(project, grid))
+    assert again.extra_seeds == replication.extra_seeds, "the replay must be deterministic"
+
+    outcome = run_grid(project)
+    assert outcome.trained == [] and outcome.parent_run_id is None, "a re-run trains nothing"
+    assert len(outcome.plan.runs) == 10 and len(outcome.plan.reused) == 10
+
+
+def test_extra_run_budget_stops_replication(project):
+    adaptive_grid(project.root)
+    grid_path = project.root / "grid.yaml"
+    grid = yaml.safe_load(grid_path.read_text())
+    grid["seeds"]["extra_runs"] = 1
+    grid_path.write_text(yaml.safe_dump(grid))
+    project = load_project(project.params_path)
+    write_pending(project)
+    grid = project.load_grid()
+    replication = replicate(grid, project.params.training_recipe(), project.results_dir,
+                            evidence_settings(project, grid),
+                            train=lambda extra: write_pending(project, extra))
+    assert replication.extra_seeds == {}
+    assert replication.stopped == "budget of 1 extra runs reached"
