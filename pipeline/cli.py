@@ -132,7 +132,7 @@ def sweep_study(project, arguments) -> None:
     outcome = run_sweep(project, sweep, arguments.trials, arguments.storage,
                         evaluate_best=not arguments.no_best, add_trials=arguments.add_trials,
                         timeout_s=arguments.timeout)
-    path = write_sweep_report(outcome.study, sweep.dataset, project.reports_dir)
+    path = write_sweep_report(outcome.study, sweep.dataset, project)
     console.print(f"sweep report: {path}")
 
 

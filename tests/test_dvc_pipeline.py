@@ -1,5 +1,6 @@
 """End to end: `dvc repro` of the smoke profile in a temporary copy of the repository."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -44,6 +45,7 @@ def dvc_repo(tmp_path, synthetic_data_dir):
     run(["git", "init", "-q"], repo, env)
     run(["dvc", "init", "-q"], repo, env)
     run(["dvc", "config", "core.analytics", "false"], repo, env)
+    shutil.copytree(REPO_ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")
     return repo, env, params["mlflow"]["tracking_uri"]
 
 
@@ -64,7 +66,8 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
                  "tensorflow-cpu 2.21.0", "## mnist against fashion_mnist"):
         assert text in report, text
     figures = sorted(path.name for path in (repo / "reports" / "figures").glob("*.png"))
-    assert figures == ["accuracy_vs_params.png", "effects.png"]
+    assert figures == ["accuracy_vs_params.png", "curves_fashion_mnist.png", "curves_mnist.png",
+                       "effects.png", "pareto.png"]
     comparisons = pd.read_csv(repo / "reports" / "comparisons.csv")
     assert list(comparisons.columns) == ["dataset", "factor", "variant", "baseline", "seeds",
                                          "delta", "ci_low", "ci_high", "p_value",
@@ -83,3 +86,10 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
 
     metrics = run(["dvc", "metrics", "show", "--json"], repo, env)
     assert "baseline_test_accuracy" in metrics.stdout
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], repo, env).stdout)["data"]
+    curves = plots["reports/curves/mnist_pooling.csv"][0]["content"]
+    assert curves["encoding"]["color"]["field"] == "line", "the learning_curves template"
+    lines = {point["line"] for point in curves["data"]["values"]}
+    assert {"max val", "max train", "avg val", "none val"} <= lines
+    html = (repo / "reports" / "ablation.html").read_text()
+    assert "data:image/png;base64," in html and "https://" not in html

@@ -98,3 +98,25 @@ def test_changed_spec_under_the_same_name_is_refused(project, tmp_path, capsys):
     path.write_text(yaml.safe_dump(spec))
     assert main([*base, "--trials", "1"]) == 2
     assert "created from a different sweep spec" in capsys.readouterr().err.replace("\n", " ")
+
+
+@pytest.mark.slow
+def test_sweep_best_is_compared_with_the_grid_best_paired(project, tmp_path):
+    """The sweep report pairs its best with the grid's best on the same test images."""
+    grid = yaml.safe_load((project.root / "grid.yaml").read_text())
+    grid.update(seeds=[0, 1], dense=None)
+    grid["cnn"]["axes"] = {"pooling": ["max", "avg"]}
+    (project.root / "grid.yaml").write_text(yaml.safe_dump(grid))
+    params = ["--params", str(project.params_path)]
+    assert main([*params, "train"]) == 0
+    assert main([*params, "report"]) == 0
+    spec = yaml.safe_load((REPO_ROOT / "experiments" / "sweep_smoke.yaml").read_text())
+    spec.update(name="paired", dataset="mnist", epochs=1, train_samples=300, val_samples=100)
+    spec.pop("test_samples", None)
+    path = tmp_path / "sweep_paired.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main([*params, "sweep", str(path), "--trials", "2", "--storage",
+                 f"sqlite:///{tmp_path / 'optuna.db'}"]) == 0
+    report = (project.reports_dir / "sweeps" / "paired.md").read_text()
+    assert "Against the grid: sweep best − grid best" in report
+    assert "paired on the same 300 test images and seed 0" in report

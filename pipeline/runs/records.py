@@ -20,9 +20,10 @@ import numpy as np
 from pipeline.hashing import stable_hash
 from pipeline.specs.run import RunSpec
 
-# Folders of `pipeline/` whose code decides what a trained model is: the specs, the data it
-# reads, the network it builds and how it trains. A change to any file in them retrains.
-TRAINING_CODE = ("specs", "data", "model", "training")
+# The code that turns a run spec and prepared data into a trained model and its scores: the
+# network builder, the training function and the subset sampling. A change to any file in
+# them retrains; the spec itself and the data digest are part of the key anyway.
+TRAINING_CODE = ("model/shapes.py", "model/keras_builder.py", "training", "data/sampling.py")
 DONE, INFEASIBLE, FAILED = "done", "infeasible", "failed"
 EVIDENCE = "evidence"  # record key holding {"predicted": array, "labels": array} until written
 EVIDENCE_ARRAYS = ("predicted", "labels")
@@ -32,8 +33,9 @@ def code_fingerprint() -> str:
     """sha256 of the modules that decide what a trained model is; changes retrain everything."""
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent.parent
-    for folder in TRAINING_CODE:
-        for path in sorted((package / folder).rglob("*.py")):
+    for entry in TRAINING_CODE:
+        location = package / entry
+        for path in sorted(location.rglob("*.py")) if location.is_dir() else [location]:
             digest.update(path.relative_to(package).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,6 +80,22 @@ def log_predictions(predicted, labels) -> None:
         path = Path(folder) / "predictions.npz"
         np.savez_compressed(path, predicted=predicted, labels=labels)
         mlflow.log_artifact(str(path))
+
+
+def log_input_once(dataset, tags: dict[str, str]) -> None:
+    """`mlflow.log_input`, tolerating a second worker creating the same dataset row at the
+    same moment (a unique-key race in MLflow's SQL store): the retry finds the row."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(3):
+        try:
+            mlflow.log_input(dataset, context="training", tags=tags)
+            return
+        except MlflowException as error:
+            if "unique" not in str(error).lower() or attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 class Tracker:
@@ -229,7 +246,6 @@ class Tracker:
     @staticmethod
     def log_dataset(splits, budget) -> None:
         """The run's dataset as an MLflow input (UI Dataset column): name, digest, sizes."""
-        import mlflow
         from mlflow.data.http_dataset_source import HTTPDatasetSource
         from mlflow.data.meta_dataset import MetaDataset
 
@@ -240,4 +256,4 @@ class Tracker:
         used = {name: str(min(size, caps[name] or size)) for name, size in sizes.items()}
         source = HTTPDatasetSource(DATASET_SOURCES.get(splits.name, "https://keras.io"))
         dataset = MetaDataset(source, name=splits.name, digest=splits.digest[:36])
-        mlflow.log_input(dataset, context="training", tags=used)
+        log_input_once(dataset, used)

@@ -12,9 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import optuna
 import optuna.visualization.matplotlib as optuna_plots
-import pandas as pd
 
+from pipeline.config import Project
 from pipeline.report.markdown import markdown_table
+from pipeline.sweeps.against_grid import against_grid_lines
 
 FIGURES = {"history": ("Optimization history", optuna_plots.plot_optimization_history),
            "parallel": ("Parallel coordinates", optuna_plots.plot_parallel_coordinate),
@@ -79,20 +80,7 @@ def export_trials(study: optuna.Study, sweeps_dir: Path) -> tuple[Path, dict[str
     return path, {str(state): int(count) for state, count in counts.items()}
 
 
-def grid_best(reports_dir: Path, dataset: str) -> tuple[str, float] | None:
-    """Best variant of the last grid report on `dataset` (mean over seeds), if there is one."""
-    path = reports_dir / "results.csv"
-    if not path.is_file():
-        return None
-    runs = pd.read_csv(path)
-    runs = runs[(runs["dataset"] == dataset) & (runs["status"] == "done")]
-    if runs.empty:
-        return None
-    means = runs.groupby("variant")["test_accuracy"].mean()
-    return str(means.idxmax()), float(means.max())
-
-
-def best_section(study: optuna.Study, dataset: str, reports_dir: Path) -> list[str]:
+def best_section(study: optuna.Study, dataset: str, project: Project) -> list[str]:
     """The best trial, its one test-set score and the gap to the grid's best."""
     best = study.user_attrs.get("best_evaluation")
     if not best:
@@ -103,13 +91,7 @@ def best_section(study: optuna.Study, dataset: str, reports_dir: Path) -> list[s
              f"{best['val_accuracy']:.4f}, **test accuracy {best['test_accuracy']:.4f}** "
              f"(configuration retrained once and scored on the test set; MLflow run "
              f"`{best['mlflow_run_id']}`).", "", markdown_table(["param", "value"], params), ""]
-    compared = grid_best(reports_dir, dataset)
-    if compared:
-        gap = best["test_accuracy"] - compared[1]
-        lines += [f"Against the grid: the grid's best on {dataset} is `{compared[0]}` at "
-                  f"{compared[1]:.4f} test accuracy; the sweep's best is {gap:+.4f} from it "
-                  f"(budgets may differ: see each report's profile).", ""]
-    return lines
+    return lines + against_grid_lines(project, study, dataset)
 
 
 def importance_table(study: optuna.Study) -> list[str]:
@@ -120,9 +102,9 @@ def importance_table(study: optuna.Study) -> list[str]:
                            [[key, f"{value:.3f}"] for key, value in found.items()]), ""]
 
 
-def write_sweep_report(study: optuna.Study, dataset: str, reports_dir: Path) -> Path:
+def write_sweep_report(study: optuna.Study, dataset: str, project: Project) -> Path:
     """reports/sweeps/<study>.md, its figures and trials CSV (outside DVC's grid report)."""
-    sweeps_dir = reports_dir / "sweeps"
+    sweeps_dir = project.reports_dir / "sweeps"
     sweeps_dir.mkdir(parents=True, exist_ok=True)
     name = study.study_name
     csv_path, counts = export_trials(study, sweeps_dir)
@@ -131,7 +113,7 @@ def write_sweep_report(study: optuna.Study, dataset: str, reports_dir: Path) -> 
              f"Trials: {sum(counts.values())} ({states}); every trial is in "
              f"[{csv_path.name}]({csv_path.name}). Objective: validation accuracy of the last "
              "epoch (the test set never guides the search).", "",
-             *best_section(study, dataset, reports_dir), *figure_sections(study, sweeps_dir),
+             *best_section(study, dataset, project), *figure_sections(study, sweeps_dir),
              "### Importances as numbers", "", *importance_table(study)]
     path = sweeps_dir / f"{name}.md"
     path.write_text("\n".join(lines) + "\n")

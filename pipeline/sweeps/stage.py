@@ -19,7 +19,8 @@ from optuna.trial import TrialState
 from pipeline.config import Project
 from pipeline.data.prepared import load_prepared
 from pipeline.progress import console, make_progress, summary_table
-from pipeline.runs.records import DONE, code_fingerprint
+from pipeline.runs.records import DONE, EVIDENCE, code_fingerprint, encode_evidence
+from pipeline.sweeps.against_grid import EVIDENCE_ATTR
 from pipeline.sweeps.budget import TrialBudget
 from pipeline.sweeps.spec import SweepSpec, spec_from_params, suggest_run
 from pipeline.validation import ConfigError, load_yaml_model, parse_model
@@ -214,6 +215,8 @@ def evaluate_best_trial(study, sweep, splits, tracker, parent, code_version) -> 
               "params": best.params, "variant": spec.model.describe(),
               "mlflow_run_id": record["mlflow_run_id"]}
     study.set_user_attr("best_evaluation", result)
+    if EVIDENCE in record:
+        study.set_user_attr(EVIDENCE_ATTR, encode_evidence(record[EVIDENCE]))
     return result
 
 
