@@ -63,7 +63,10 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
     for text in ("## Answers at a glance", "## How to read the verdicts", "### Pooling",
                  "### Kernel size × Padding", "### CNN vs Dense", "## Ledger",
                  "### Infeasible and failed cells", "conv block 3 (kernel 5, padding valid)",
-                 "tensorflow-cpu 2.21.0", "## mnist against fashion_mnist"):
+                 "tensorflow-cpu 2.21.0", "## mnist against fashion_mnist",
+                 "## Textbook references", "| smoke-dense (smoke test) | mnist | 12,730 |",
+                 "0.9700 (a made-up figure)", "## Layer shapes", "## Learning curves",
+                 "## Where the errors are", "## Size against accuracy (Pareto fronts)"):
         assert text in report, text
     figures = sorted(path.name for path in (repo / "reports" / "figures").glob("*.png"))
     assert figures == ["accuracy_vs_params.png", "curves_fashion_mnist.png", "curves_mnist.png",
@@ -78,7 +81,10 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name("cnn-ablation/smoke")
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
-    assert sum(1 for r in runs if r.data.tags.get("kind") == "child") == 12
+    assert sum(1 for r in runs if r.data.tags.get("kind") == "child") == 13  # + 1 reference
+    parent = next(r for r in runs if r.data.tags.get("kind") == "parent")
+    logged = {item.path for item in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/ablation.md", "report/ablation.html", "report/figures"} <= logged
 
     second = run(["dvc", "repro"], repo, env)
     assert "Data and pipelines are up to date" in second.stdout, second.stdout
@@ -86,6 +92,10 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
 
     metrics = run(["dvc", "metrics", "show", "--json"], repo, env)
     assert "baseline_test_accuracy" in metrics.stdout
+    written = json.loads((repo / "reports" / "metrics.json").read_text())
+    assert len(written["mnist"]["verdicts"]) == 5 and "best_variant" not in written["mnist"]
+    assert set(written["mnist"]["verdicts"].values()) <= {"better", "worse", "equivalent",
+                                                         "undecided"}
     plots = json.loads(run(["dvc", "plots", "show", "--json"], repo, env).stdout)["data"]
     curves = plots["reports/curves/mnist_pooling.csv"][0]["content"]
     assert curves["encoding"]["color"]["field"] == "line", "the learning_curves template"

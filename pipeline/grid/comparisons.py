@@ -10,7 +10,7 @@ adaptively.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +38,12 @@ class Comparison:
     factor: str
     variant: ModelSpec
     baseline: ModelSpec
+    variant_id: str = field(init=False, compare=False)
+    baseline_id: str = field(init=False, compare=False)
 
-    @property
-    def variant_id(self) -> str:
-        return variant_id(self.dataset, self.variant)
-
-    @property
-    def baseline_id(self) -> str:
-        return variant_id(self.dataset, self.baseline)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variant_id", variant_id(self.dataset, self.variant))
+        object.__setattr__(self, "baseline_id", variant_id(self.dataset, self.baseline))
 
 
 @dataclass(frozen=True)

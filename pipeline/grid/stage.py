@@ -195,7 +195,8 @@ def train_runs(project: Project, runs: list[GridRun], tracker, parent_run_id: st
 
 def print_summary(outcome: GridOutcome, replication: str | None = None) -> None:
     plan = outcome.plan
-    statuses = Counter({"trained": len(outcome.trained), "reused from cache": len(plan.reused),
+    reused = len(plan.reused) - len(outcome.trained)  # the final plan counts this run's too
+    statuses = Counter({"trained": len(outcome.trained), "reused from cache": reused,
                         "infeasible": len(plan.infeasible), "failed": len(outcome.failed)})
     rows = [(name, count) for name, count in statuses.items()]
     if replication:

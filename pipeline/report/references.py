@@ -19,7 +19,7 @@ from pipeline.specs.run import RunSpec
 
 def recipe_text(recipe) -> str:
     images = "all 60,000" if recipe.include_validation and recipe.train_samples is None else (
-        f"{recipe.train_samples or 'all'}")
+        f"{recipe.train_samples:,}" if recipe.train_samples else "all 55,000")
     return (f"{recipe.optimizer}, batch {recipe.batch_size}, {recipe.epochs} epochs, "
             f"{images} training images")
 
@@ -63,8 +63,8 @@ def verdict_cells(row: pd.Series) -> tuple[str, str, str]:
         inside = "yes" if row["low"] <= row["published"] <= row["high"] else (
             f"no: ours is {row['mean'] - row['published']:+.4f} from it")
     flag = "ok" if row["expected_low"] <= row["mean"] <= row["expected_high"] else (
-        f"**outside the expected {row['expected_low']}-{row['expected_high']}: check the "
-        f"data and recipe**")
+        f"**outside the expected {row['expected_low']}-{row['expected_high']}: a data "
+        f"mix-up or a broken recipe?**")
     return ours, inside, flag
 
 

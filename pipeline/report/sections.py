@@ -32,6 +32,10 @@ def version(package: str) -> str:
         return "not installed"
 
 
+def count_text(count: int | None) -> str:
+    return "all" if count is None else f"{count:,}"
+
+
 def seeds_text(grid: GridSpec) -> str:
     if isinstance(grid.seeds, AdaptiveSeeds):
         budget = (f", at most {grid.seeds.extra_runs} extra runs"
@@ -50,9 +54,9 @@ def header(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[str]:
         f"# CNN ablation report: grid `{grid.name}`, profile `{project.params.profile}`", "",
         grid.description.strip(), "",
         f"- **Profile**: {profile.description.strip() or project.params.profile}",
-        f"- **Data per run**: {training.train_samples or 'all'} training images (stratified, "
-        f"the same subset for every run), validation {training.val_samples or 'all'} of "
-        f"{project.params.data.validation_size} held out from train, test "
+        f"- **Data per run**: {count_text(training.train_samples)} training images (stratified, "
+        f"the same subset for every run), validation {count_text(training.val_samples)} of "
+        f"{project.params.data.validation_size:,} held out from train, test "
         f"{training.test_samples or 'all 10,000'} images (used only for the final score)",
         f"- **Training**: {training.epochs} epoch(s), batch {training.batch_size}, "
         f"{training.optimizer} lr {training.learning_rate}; design `{grid.design}`",

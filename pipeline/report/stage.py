@@ -243,15 +243,11 @@ def factor_sections(grid: GridSpec, frame: pd.DataFrame, variants: pd.DataFrame,
     return lines
 
 
-def rounded(value: float) -> float | None:
-    """Five decimals, or None (JSON null) where no value exists."""
-    return None if pd.isna(value) else round(float(value), 5)
-
-
 def report_metrics(project: Project, grid: GridSpec, runs: pd.DataFrame,
                    variants: pd.DataFrame, frame: pd.DataFrame,
                    replication: Replication) -> dict:
-    """metrics.json: run counts, the baseline per dataset, and every comparison's verdict."""
+    """metrics.json: run counts, the baseline per dataset, and every comparison's verdict
+    (Δ and intervals are in comparisons.csv, so `dvc exp show` stays readable)."""
     metrics: dict = {"grid": grid.name, "profile": project.params.profile,
                      "runs": {k: int(v) for k, v in runs["status"].value_counts().items()},
                      "extra_seed_runs": sum(look["runs_added"] for look in replication.looks)}
@@ -268,12 +264,9 @@ def report_metrics(project: Project, grid: GridSpec, runs: pd.DataFrame,
                 entry["baseline_meets_floor"] = bool(
                     base.iloc[0]["accuracy_mean"] >= floors[dataset])
         rows = frame[frame["dataset"] == dataset]
-        entry["verdicts"] = {
-            f"{row['factor']}={row['level']}": {
-                "verdict": row["verdict"], "seeds": int(row["seeds"]),
-                **({} if row["verdict"] == "no runs" else {
-                    "delta": rounded(row["delta"]),
-                    "ci": [rounded(row["ci_low"]), rounded(row["ci_high"])]})}
-            for _, row in rows.iterrows()}
+        entry["verdict_counts"] = {verdict: int(count) for verdict, count
+                                   in rows["verdict"].value_counts().sort_index().items()}
+        entry["verdicts"] = {f"{row['factor']}={row['level']}": row["verdict"]
+                             for _, row in rows.iterrows()}
         metrics[dataset] = entry
     return metrics

@@ -107,8 +107,9 @@ class Reference(Strict):
     published: float | None = Field(default=None, gt=0.0, le=1.0)
     published_source: str = ""
     expected: tuple[float, float] = Field(
-        description="test accuracy range of a sound run; outside it the report flags the run "
-                    "(e.g. Fashion-MNIST at MNIST-level accuracy means a data mix-up)")
+        description="test accuracy range of any sound run, even a cheap one; outside it the "
+                    "report flags the run (e.g. Fashion-MNIST at MNIST-level accuracy means a "
+                    "data mix-up)")
 
 
 class References(Strict):
