@@ -100,7 +100,7 @@ def test_workspace_and_queued_experiments(committed_repo):
         settings = experiment["metrics"]["reports/run.json"]["run"]
         assert settings["profile"] == "smoke" and settings["grid"] == "smoke"
         assert settings["epochs"] == 1 and settings["train_images"] == 256
-        assert settings["seeds"] == 1
+        assert settings["seeds"] == "1-2"
         assert experiment["metrics"]["reports/metrics.json"]["mnist"]["baseline_test_accuracy"]
         assert "profiles" not in experiment["params"]
     header = run(["dvc", "exp", "show", "--csv"], repo, env).stdout.splitlines()[0]
@@ -112,10 +112,10 @@ def test_workspace_and_queued_experiments(committed_repo):
     experiment = client.get_experiment_by_name("cnn-ablation/smoke")
     queued = client.search_runs([experiment.experiment_id],
                                 "params.`training.learning_rate` = '0.002'")
-    assert len(queued) == 12  # the queued run logged to the project's store
+    assert len(queued) == 24  # the queued run logged to the project's store
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
     records = [json.loads(path.read_text()) for path in (repo / "results/runs").glob("*.json")]
-    assert sum(r["spec"]["training"]["learning_rate"] == 0.002 for r in records) == 14
+    assert sum(r["spec"]["training"]["learning_rate"] == 0.002 for r in records) == 26
 
     run(["dvc", "exp", "apply", experiments[0.002]["name"]], repo, env)
     assert "lr 0.002" in (repo / "reports" / "ablation.md").read_text()
@@ -124,7 +124,7 @@ def test_workspace_and_queued_experiments(committed_repo):
     assert len(client.search_runs([experiment.experiment_id], max_results=1000)) == len(
         client.search_runs([experiment.experiment_id], max_results=1000,
                            filter_string="attributes.status != 'RUNNING'"))
-    assert sum(1 for _ in (repo / "results/runs").glob("*.json")) == 29  # 14 + 14 + 1 reference
+    assert sum(1 for _ in (repo / "results/runs").glob("*.json")) == 53  # 26 + 26 + 1 reference
     started = time.monotonic()
     noop = run(["dvc", "repro"], repo, env)
     print(f"no-op dvc repro: {time.monotonic() - started:.1f} s")

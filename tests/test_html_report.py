@@ -155,3 +155,43 @@ def test_screenshot_at_1366_pixels(chromium, page, tmp_path):
         assert image.size == (1366, 900)
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
     assert len(colours) > 50  # text, the contents box and a figure, not a blank page
+
+
+COMMITTED_PROBE = """<script>
+window.addEventListener('load', () => {
+  document.body.dataset.results = JSON.stringify({
+    images: [...document.images].map(image => image.naturalWidth),
+    requests: performance.getEntriesByType('resource').map(entry => entry.name)
+      .filter(name => !name.startsWith('data:')),
+    headings: [...document.querySelectorAll('h2, h3')].map(heading => heading.textContent),
+  });
+});
+</script>
+"""
+
+
+@pytest.mark.parametrize("report", ["reports/ablation.html", "reports/full/ablation.html"])
+def test_committed_report_opens_from_disk_with_every_section_and_image(chromium, tmp_path,
+                                                                       report):
+    """The report in the repository: every heading of its Markdown twin, every image decoded,
+    no network request."""
+    page = Path(__file__).resolve().parent.parent / report
+    if not page.is_file():
+        pytest.skip(f"{report} is not in this checkout")
+    markdown = page.with_suffix(".md").read_text(encoding="utf-8").splitlines()
+    expected = [line.lstrip("#").strip().replace("`", "") for line in markdown
+                if line.startswith(("## ", "### "))]
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.read_text(encoding="utf-8").replace("<head>\n", "<head>\n" +
+                                                               COMMITTED_PROBE, 1))
+    dom = open_headless(chromium, tmp_path / "profile", "--dump-dom", probed.as_uri())
+    found = re.search(r'data-results="([^"]*)"', dom)
+    assert found, "the probe script did not run: " + dom[:500]
+    results = json.loads(html.unescape(found.group(1)))
+    assert results["requests"] == []
+    assert results["images"] and all(width > 0 for width in results["images"])
+    assert results["headings"] == expected
+    screenshot = tmp_path / "report.png"
+    open_headless(chromium, tmp_path / "profile-shot", f"--screenshot={screenshot}",
+                  page.as_uri())
+    assert screenshot.stat().st_size > 10_000
