@@ -63,7 +63,19 @@ def header(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[str]:
         f"- **Seeds**: {seeds_text(grid)}",
         f"- **Runs**: {len(runs)} ({', '.join(f'{k} {v}' for k, v in counts.items())})",
         f"- **Software**: Python {platform.python_version()}, {versions}", "",
+        *incomplete_warning(runs),
     ]
+
+
+def incomplete_warning(runs: pd.DataFrame) -> list[str]:
+    """A line at the top when some runs have no result yet, so nobody reads a partial study
+    as a whole one."""
+    missing = int((runs["status"] == "missing").sum())
+    if not missing:
+        return []
+    return [f"> **Incomplete**: {missing} of {len(runs)} runs have no result yet (see the "
+            f"Ledger). Every verdict and table covers the finished runs only; run `dvc repro` "
+            f"(it resumes) to complete the study.", ""]
 
 
 def method(settings: Settings, replication: Replication) -> list[str]:
