@@ -39,6 +39,8 @@ img { max-width: 100%; height: auto; }
 nav.toc { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px;
   padding: 8px 20px; margin: 1em 0 2em; }
 nav.toc ul { margin: 0.2em 0; padding-left: 1.4em; }
+nav.toc > ul { columns: 3 240px; column-gap: 2em; }
+nav.toc > ul > li { break-inside: avoid; }
 """.strip()
 
 
