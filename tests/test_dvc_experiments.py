@@ -8,7 +8,6 @@ import csv
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,29 +16,13 @@ import mlflow
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
-
-COPIED = ("pipeline", "experiments", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
-
-
-def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=900)
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
-    return result
+from tests.repository_copy import copy_repository, run
 
 
 @pytest.fixture
 def committed_repo(tmp_path, synthetic_data_dir):
     """A git + DVC copy of the project, data beside it as ../idx, the default MLflow store."""
-    repo = tmp_path / "lab"
-    repo.mkdir()
-    for name in COPIED:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, repo / name)
+    repo = copy_repository(tmp_path / "lab")
     shutil.copytree(synthetic_data_dir, tmp_path / "idx")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["data"].update(dir="../idx", verify_digests=False, allow_download=False,

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,27 +12,12 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-
-COPIED = ("pipeline", "experiments", "dvc.yaml", "params.yaml", ".dvcignore")
-
-
-def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=900)
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
-    return result
+from tests.repository_copy import copy_repository, run
 
 
 @pytest.fixture
 def dvc_repo(tmp_path, synthetic_data_dir):
-    repo = tmp_path / "lab"
-    repo.mkdir()
-    for name in COPIED:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, repo / name)
+    repo = copy_repository(tmp_path / "lab")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["profile"] = "smoke"
     params["data"].update(dir=str(synthetic_data_dir), verify_digests=False,
