@@ -177,6 +177,8 @@ def test_coordinator_trains_with_a_worker_and_collects_every_result(tmp_path,
     assert sum(r["status"] == "infeasible" for r in records) == 2
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("cnn-ablation/workers")
+    assert experiment.tags["mlflow.note.content"] == GRID["description"]
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     parents = [run for run in runs if run.data.tags.get("kind") == "parent"]
     assert [parent.info.status for parent in parents] == ["FINISHED"]

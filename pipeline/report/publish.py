@@ -36,7 +36,8 @@ def publish(project: Project, grid: GridSpec, files: list[Path], figures_dir: Pa
     best runs; a store that lacks those runs (a copied results folder) is skipped, said."""
     from pipeline.runs.tracking import Tracker
 
-    tracker = Tracker(project, f"{project.params.mlflow.experiment_prefix}/{grid.name}")
+    tracker = Tracker(project, f"{project.params.mlflow.experiment_prefix}/{grid.name}",
+                      description=grid.description)
     parents = tracker.client.search_runs(
         [tracker.experiment_id], filter_string="tags.kind = 'parent'",
         order_by=["attributes.start_time DESC"], max_results=1)

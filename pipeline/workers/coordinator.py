@@ -91,7 +91,8 @@ def enqueue_only(project: Project, storage_url: str, study_name: str | None = No
 
     plan = plan_grid(project)
     params = project.params
-    tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}")
+    tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}",
+                      description=plan.grid.description)
     parent = tracker.start_parent(f"grid {plan.grid.name} ({params.profile}, workers)",
                                   {"grid": plan.grid.name}, {"grid": plan.grid.name})
     study, _ = enqueue_grid(project, storage_url, study_name, plan, tracker, parent)
@@ -129,7 +130,8 @@ def run_grid_with_workers(project: Project, storage_url: str, study_name: str | 
         outcome.seconds = time.perf_counter() - started
         return outcome
     params = project.params
-    tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}")
+    tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}",
+                      description=plan.grid.description)
     name = study_name or grid_study_name(plan.grid.name)
     tags = {"grid": plan.grid.name, "profile": params.profile, "study": name}
     with tracker.parent_run(f"grid {plan.grid.name} ({params.profile}, workers)",
