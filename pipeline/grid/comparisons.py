@@ -78,18 +78,25 @@ def grid_comparisons(grid: GridSpec) -> list[Comparison]:
             for dataset in grid.datasets for model in models]
 
 
-def correct_by_seed(results_dir: Path, dataset: str, model: ModelSpec,
-                    training: TrainingRecipe, seeds: list[int]) -> dict[int, np.ndarray]:
-    """Seed -> right/wrong per test image, for the finished runs that stored their evidence."""
+def evidence_by_seed(results_dir: Path, dataset: str, model: ModelSpec,
+                     training: TrainingRecipe, seeds: list[int]) -> dict[int, dict]:
+    """Seed -> predicted and true classes, for the finished runs that stored their evidence."""
     found = {}
     for seed in seeds:
-        spec = RunSpec(dataset=dataset, seed=seed, model=model, training=training)
-        path = record_path(results_dir, spec)
+        path = record_path(results_dir, RunSpec(dataset=dataset, seed=seed, model=model,
+                                                training=training))
         record = read_record(path)
         evidence = read_evidence(path) if record and record.get("status") == DONE else None
         if evidence is not None:
-            found[seed] = evidence["predicted"] == evidence["labels"]
+            found[seed] = evidence
     return found
+
+
+def correct_by_seed(results_dir: Path, dataset: str, model: ModelSpec,
+                    training: TrainingRecipe, seeds: list[int]) -> dict[int, np.ndarray]:
+    """Seed -> right/wrong per test image, for the finished runs that stored their evidence."""
+    return {seed: found["predicted"] == found["labels"] for seed, found in
+            evidence_by_seed(results_dir, dataset, model, training, seeds).items()}
 
 
 def pair_table(results_dir: Path, comparison: Comparison, training: TrainingRecipe,

@@ -13,25 +13,9 @@ import numpy as np
 
 from pipeline.data.sources import CLASS_NAMES
 from pipeline.evidence.paired import PairTable, compare_dataset
-from pipeline.grid.comparisons import Comparison
+from pipeline.grid.comparisons import Comparison, evidence_by_seed
 from pipeline.report.markdown import interval_cell, markdown_table
-from pipeline.runs.records import DONE, read_evidence, read_record, record_path
-from pipeline.specs.model import ModelSpec
 from pipeline.specs.recipe import TrainingRecipe
-from pipeline.specs.run import RunSpec
-
-
-def evidence_by_seed(results_dir: Path, dataset: str, model: ModelSpec,
-                     training: TrainingRecipe, seeds: list[int]) -> dict[int, dict]:
-    found = {}
-    for seed in seeds:
-        path = record_path(results_dir, RunSpec(dataset=dataset, seed=seed, model=model,
-                                                training=training))
-        record = read_record(path)
-        evidence = read_evidence(path) if record and record.get("status") == DONE else None
-        if evidence is not None:
-            found[seed] = evidence
-    return found
 
 
 def confusion_matrix(evidence: dict[int, dict]) -> np.ndarray:

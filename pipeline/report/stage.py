@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import Project
-from pipeline.grid.comparisons import Comparison, decide, grid_comparisons
+from pipeline.grid.comparisons import Comparison, decide, evidence_by_seed, grid_comparisons
 from pipeline.grid.expansion import grid_models
 from pipeline.grid.replication import Replication, replicate, seeds_of
 from pipeline.grid.stage import evidence_settings
@@ -28,7 +28,6 @@ from pipeline.report.confusion import (
     class_intervals,
     confusion_lines,
     confusion_matrix,
-    evidence_by_seed,
 )
 from pipeline.report.curves import curve_frame, history_frame, write_curve_files
 from pipeline.report.figures import (
