@@ -106,6 +106,12 @@ def pair_table(results_dir: Path, comparison: Comparison, training: TrainingReci
                               seeds)
     baseline = correct_by_seed(results_dir, comparison.dataset, comparison.baseline, training,
                                seeds)
+    return paired_by_seed(variant, baseline)
+
+
+def paired_by_seed(variant: dict[int, np.ndarray],
+                   baseline: dict[int, np.ndarray]) -> PairTable | None:
+    """The 2x2 tables over the seeds both sides finished, or None if they share none."""
     common = sorted(set(variant) & set(baseline))
     if not common:
         return None

@@ -14,14 +14,21 @@ from pipeline.model.shapes import count_params
 from pipeline.report.markdown import markdown_table
 from pipeline.runs.records import DONE, read_evidence, read_record, record_path
 from pipeline.specs.grid import GridSpec
+from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
 
 
-def recipe_text(recipe) -> str:
-    images = "all 60,000" if recipe.include_validation and recipe.train_samples is None else (
-        f"{recipe.train_samples:,}" if recipe.train_samples else "all 55,000")
+def training_images_text(recipe: TrainingRecipe) -> str:
+    """How many training images a recipe uses, in words (the 5,000 validation images count
+    only when `include_validation` is set)."""
+    if recipe.train_samples:
+        return f"{recipe.train_samples:,}"
+    return "all 60,000" if recipe.include_validation else "all 55,000"
+
+
+def recipe_text(recipe: TrainingRecipe) -> str:
     return (f"{recipe.optimizer}, batch {recipe.batch_size}, {recipe.epochs} epochs, "
-            f"{images} training images")
+            f"{training_images_text(recipe)} training images")
 
 
 def reference_frame(results_dir, grid: GridSpec) -> pd.DataFrame:

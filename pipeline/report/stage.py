@@ -22,7 +22,7 @@ from pipeline.model.layer_table import layer_summary_sentence, layer_table
 from pipeline.model.shapes import check_feasible
 from pipeline.progress import console, summary_table
 from pipeline.report import sections
-from pipeline.report.answers import dataset_answers
+from pipeline.report.answers import answers_section
 from pipeline.report.confusion import (
     class_effect_lines,
     class_intervals,
@@ -39,6 +39,7 @@ from pipeline.report.figures import (
 from pipeline.report.html_page import write_html
 from pipeline.report.pareto import fronts_of, pareto_section
 from pipeline.report.publish import best_runs, publish
+from pipeline.report.recipe_gap import recipe_gap_section
 from pipeline.report.references import reference_frame, references_section
 from pipeline.report.results import collect_runs, summarize_variants
 from pipeline.report.verdict_tables import (
@@ -87,9 +88,11 @@ def build_report(project: Project) -> dict:
     runs.to_csv(reports_dir / "results.csv", index=False)
     frame[COLUMNS].to_csv(reports_dir / "comparisons.csv", index=False, float_format="%.6g")
     lines = sections.header(project, grid, runs) + sections.method(settings, replication)
-    lines += answers_section(project, grid, frame, variants)
+    lines += answers_section(project, grid, frame, variants, baseline_ids(grid))
     lines += references_section(reference_frame(project.results_dir, grid),
                                 grid.references.note if grid.references else "")
+    lines += recipe_gap_section(project.results_dir, grid, project.params.training_recipe(),
+                                settings)
     lines += cross_section(grid, comparisons, verdicts, variants)
     lines += factor_sections(grid, frame, variants, settings, figures_dir, reports_dir)
     lines += curve_section(project, grid, runs, frame, figures_dir)
@@ -187,32 +190,6 @@ def layers_section(grid: GridSpec) -> list[str]:
         lines += [f"### {model.describe()}", "", layer_summary_sentence(baseline, model), "",
                   *layer_table(model), ""]
     return lines
-
-
-def answers_section(project: Project, grid: GridSpec, frame: pd.DataFrame,
-                    variants: pd.DataFrame) -> list[str]:
-    smallest = project.params.evidence.smallest_effect
-    lines = ["## Answers at a glance", ""]
-    floors = project.params.active.baseline_floors
-    for dataset in grid.datasets:
-        lines += [f"**{dataset}**", ""]
-        lines += [f"- {answer}" for answer in dataset_answers(frame, dataset, smallest)]
-        lines += [floor_line(variants, baseline_ids(grid).get(dataset), floors.get(dataset)),
-                  ""]
-    return lines
-
-
-def floor_line(variants: pd.DataFrame, baseline_id: str | None, floor: float | None) -> str:
-    rows = variants[(variants["variant_id"] == baseline_id) & variants["accuracy_mean"].notna()]
-    if rows.empty:
-        return "- Baseline: no finished runs"
-    base = rows.iloc[0]
-    text = (f"- Baseline CNN test accuracy {base['accuracy_mean']:.4f} ± "
-            f"{base['accuracy_sd']:.4f} ({int(base['seeds'])} seeds)")
-    if floor is not None:
-        verdict = "meets" if base["accuracy_mean"] >= floor else "**misses**"
-        text += f" ({verdict} this profile's floor of {floor})"
-    return text
 
 
 def cross_section(grid: GridSpec, comparisons: list[Comparison], verdicts: dict,
