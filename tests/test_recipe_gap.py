@@ -35,8 +35,18 @@ def load_grid(name: str) -> GridSpec:
                                                   .read_text()))
 
 
+def committed_recipe(profile: str) -> TrainingRecipe:
+    """The training recipe params.yaml gives the named profile of experiments/profiles.yaml."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    budget = yaml.safe_load((ROOT / "experiments/profiles.yaml").read_text())[profile]
+    return TrainingRecipe(**params["training"],
+                          **{key: budget[key] for key in TrainingRecipe.model_fields
+                             if key in budget})
+
+
 def test_full_grid_splits_each_textbook_recipe_into_single_changes():
-    full = TrainingRecipe(epochs=5, optimizer="adam", batch_size=64)
+    full = committed_recipe("full")
+    assert (full.optimizer, full.batch_size, full.epochs) == ("adam", 64, 5)
     rows = [(step.dataset, step.name, step.against, step.change)
             for step in recipe_steps(load_grid("full.yaml"), full)]
     images = {"training images": ("all 55,000", "all 60,000")}
@@ -54,9 +64,8 @@ def test_full_grid_splits_each_textbook_recipe_into_single_changes():
 
 
 def test_cheap_references_measure_the_budget_so_they_take_no_part():
-    default = TrainingRecipe(epochs=3, train_samples=20000, val_samples=2000)
     assert load_grid("default.yaml").references.budget is not None
-    assert recipe_steps(load_grid("default.yaml"), default) == []
+    assert recipe_steps(load_grid("default.yaml"), committed_recipe("default")) == []
 
 
 def reference(name: str, **recipe) -> dict:
