@@ -196,3 +196,43 @@ def test_unsupported_storage_url_is_a_clear_error(project, capsys):
     message = capsys.readouterr().err.replace("\n", " ")
     assert "storage 'redis://x' is not supported" in message
     assert "journal:///abs/path.log" in message
+
+
+@pytest.mark.slow
+def test_coordinator_adds_adaptive_seeds_through_the_study(tmp_path, synthetic_data_dir):
+    """An adaptive grid through `train --storage` adds the seeds the single-process stage
+    would: one seed leaves every comparison undecided, so seed 1 goes to all three models."""
+    from pipeline.cli import main
+
+    grid = {**GRID, "name": "adaptive-workers", "seeds": {"initial": 1, "max": 2},
+            "cnn": {**GRID["cnn"], "axes": {"pooling": ["max", "avg"]}, "crossed": []}}
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    path = write_project(tmp_path / "project", synthetic_data_dir, grid=grid)
+    params = yaml.safe_load(path.read_text())
+    params["mlflow"]["tracking_uri"] = tracking_uri
+    path.write_text(yaml.safe_dump(params))
+    project = load_project(path)
+    prepare_all(project)
+    storage = f"journal:///{tmp_path / 'grid.log'}"
+    command = ["--params", str(path), "train", "--storage", storage]
+
+    assert main(command) == 0
+    records = {p.name: json.loads(p.read_text()) for p in project.results_dir.glob("*.json")}
+    assert sorted((r["spec"]["model"]["pooling"] if r["spec"]["model"]["arch"] == "cnn"
+                   else "dense", r["spec"]["seed"]) for r in records.values()) == [
+        ("avg", 0), ("avg", 1), ("dense", 0), ("dense", 1), ("max", 0), ("max", 1)]
+    assert all(r["status"] == "done" for r in records.values())
+    study = optuna.load_study(study_name="grid-adaptive-workers", storage=open_storage(storage))
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 6
+
+    lost = next(p for p in project.results_dir.glob("*-s1-*.json"))
+    lost.unlink()  # a later run collects it back from the study instead of training it again
+    assert main(command) == 0
+    assert lost.is_file()
+    assert len(study.get_trials()) == 6
+    assert main(command) == 0  # now nothing is missing: no new parent run, no new cell
+    parents = [run for run in mlflow.MlflowClient(tracking_uri).search_runs(
+        [mlflow.MlflowClient(tracking_uri).get_experiment_by_name(
+            "cnn-ablation/adaptive-workers").experiment_id])
+        if run.data.tags.get("kind") == "parent"]
+    assert len(parents) == 2 and all(p.info.status == "FINISHED" for p in parents)

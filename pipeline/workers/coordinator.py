@@ -3,8 +3,9 @@
 The coordinator (the DVC train stage, given a storage) enqueues every pending cell once,
 creates the MLflow experiment and parent run before fan-out, works as one worker among
 others, waits until no cell is waiting or running, then writes every result into
-results/runs. `python -m pipeline worker` joins from any machine that reaches the storage
-and has the prepared data.
+results/runs. An adaptive grid then repeats that round for each look's added seeds, as the
+single-process train stage does. `python -m pipeline worker` joins from any machine that
+reaches the storage and has the prepared data.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline.config import Project
-from pipeline.grid.stage import GridOutcome, GridPlan, plan_grid, record_infeasible
+from pipeline.grid.replication import ExtraSeeds, all_finished, replicate
+from pipeline.grid.stage import (
+    GridOutcome,
+    GridPlan,
+    evidence_settings,
+    plan_grid,
+    record_infeasible,
+)
 from pipeline.progress import console, summary_table
 from pipeline.redaction import redact
 from pipeline.runs.records import (
@@ -116,16 +124,56 @@ def collect_results(study: optuna.Study, project: Project) -> int:
     return written
 
 
+class Rounds:
+    """Rounds of work on the study: enqueue cells, work here, wait for the others, collect.
+    The initial seeds are the first round; each adaptive look adds one more."""
+
+    def __init__(self, project: Project, study: optuna.Study, settings: WorkerSettings,
+                 tracker, work_here: bool):
+        self.project, self.study, self.settings = project, study, settings
+        self.tracker, self.work_here = tracker, work_here
+        self.mine, self.collected = WorkerOutcome(), 0
+
+    def run(self) -> None:
+        if self.work_here:
+            done = work(self.study, self.project, self.settings, "coordinator")
+            self.mine.trained += done.trained
+            self.mine.failed += done.failed
+        elif count(self.study, TrialState.WAITING):
+            console.print("waiting for workers (`python -m pipeline worker --study "
+                          f"{self.study.study_name} ...`) to take the queued cells")
+        wait_for_workers(self.study, self.settings, self.tracker)
+        self.collected += collect_results(self.study, self.project)
+
+    def add_seeds(self, plan: GridPlan, extra: ExtraSeeds) -> None:
+        added = plan_grid(self.project, plan.grid, extra)
+        enqueued = enqueue_cells(self.study, added)
+        console.print(f"adaptive seeds: {enqueued} more cell(s) where a comparison is still "
+                      "undecided")
+        self.run()
+
+
+def nothing_to_train(project: Project, plan: GridPlan) -> bool:
+    """No pending cell, and every adaptive seed the stored results call for is stored too."""
+    if plan.pending:
+        return False
+    training = project.params.training_recipe()
+    replay = replicate(plan.grid, training, project.results_dir,
+                       evidence_settings(project, plan.grid))
+    return all_finished(project.results_dir, plan.grid, training, replay.extra_seeds)
+
+
 def run_grid_with_workers(project: Project, storage_url: str, study_name: str | None,
                           settings: WorkerSettings, work_here: bool = True) -> GridOutcome:
-    """The train stage with a shared storage: enqueue, work, wait for the others, collect."""
+    """The train stage with a shared storage: enqueue, work, wait for the others, collect;
+    then, for adaptive grids, the same for each look's added seeds."""
     from pipeline.runs.tracking import Tracker
 
     started = time.perf_counter()
     plan = plan_grid(project)
     record_infeasible(project, plan)
     outcome = GridOutcome(plan)
-    if not plan.pending:
+    if nothing_to_train(project, plan):
         console.print(f"grid {plan.grid.name}: every run is cached; nothing to enqueue")
         outcome.seconds = time.perf_counter() - started
         return outcome
@@ -138,18 +186,22 @@ def run_grid_with_workers(project: Project, storage_url: str, study_name: str | 
                             {**tags, "runs.total": len(plan.runs)}, tags) as parent:
         outcome.parent_run_id = parent.run_id
         study, _ = enqueue_grid(project, storage_url, name, plan, tracker, parent.run_id)
-        mine = work(study, project, settings, "coordinator") if work_here else WorkerOutcome()
-        wait_for_workers(study, settings, tracker)
-        collected = collect_results(study, project)
-        still_pending = len(plan_grid(project, plan.grid).pending)
-        parent.metrics = {"runs.trained_here": len(mine.trained), "runs.collected": collected,
+        rounds = Rounds(project, study, settings, tracker, work_here)
+        rounds.run()
+        replication = replicate(plan.grid, params.training_recipe(), project.results_dir,
+                                evidence_settings(project, plan.grid),
+                                train=lambda extra: rounds.add_seeds(plan, extra))
+        still_pending = len(plan_grid(project, plan.grid, replication.extra_seeds).pending)
+        parent.metrics = {"runs.trained_here": len(rounds.mine.trained),
+                          "runs.collected": rounds.collected,
                           "runs.pending_after": still_pending}
         parent.failed = bool(still_pending)
-    outcome.trained, outcome.failed = mine.trained, mine.failed
+    outcome.trained, outcome.failed = rounds.mine.trained, rounds.mine.failed
     outcome.seconds = time.perf_counter() - started
     console.print(summary_table(f"grid {plan.grid.name} via study {study.study_name}", [
-        ("trained by this process", len(mine.trained)),
-        ("results collected from workers", collected),
+        ("trained by this process", len(rounds.mine.trained)),
+        ("results collected from workers", rounds.collected),
+        ("adaptive seeds", replication.stopped),
         ("still pending (failed)", still_pending),
         ("wall time", f"{outcome.seconds:.1f} s")]))
     return outcome
