@@ -9,22 +9,13 @@ import yaml
 
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
-from pipeline.data.prepared import prepared_digest
 from pipeline.grid.comparisons import Settings
 from pipeline.report.recipe_gap import GRID_BASELINE, recipe_gap_section, recipe_steps
-from pipeline.runs.records import (
-    DONE,
-    EVIDENCE,
-    base_record,
-    cache_key,
-    code_fingerprint,
-    record_path,
-    write_record,
-)
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
 from tests.conftest import TINY_GRID, write_project
+from tests.synthetic_records import write_finished
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = 3000
@@ -76,14 +67,8 @@ def reference(name: str, **recipe) -> dict:
 
 def write_done(project, spec: RunSpec, accuracy: float) -> np.ndarray:
     """A finished record whose test predictions are right with probability `accuracy`."""
-    digest, code = prepared_digest(project.prepared_dir, spec.dataset), code_fingerprint()
-    record = base_record(spec, cache_key(spec, digest, code), digest, code)
-    labels = np.random.default_rng(0).integers(0, 10, IMAGES).astype(np.uint8)
     right = np.random.default_rng([spec.seed, int(accuracy * 100)]).random(IMAGES) < accuracy
-    predicted = np.where(right, labels, (labels + 1) % 10).astype(np.uint8)
-    record.update(status=DONE, metrics={"test/accuracy": float(right.mean())},
-                  **{EVIDENCE: {"predicted": predicted, "labels": labels}})
-    write_record(record_path(project.results_dir, spec), record)
+    write_finished(project, spec, right)
     return right
 
 

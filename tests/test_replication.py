@@ -6,20 +6,11 @@ import numpy as np
 import yaml
 
 from pipeline.config import load_project
-from pipeline.data.prepared import prepared_digest
 from pipeline.grid.comparisons import grid_comparisons
 from pipeline.grid.replication import replicate
 from pipeline.grid.stage import evidence_settings, plan_grid, run_grid
-from pipeline.runs.records import (
-    DONE,
-    EVIDENCE,
-    base_record,
-    cache_key,
-    code_fingerprint,
-    record_path,
-    write_record,
-)
 from pipeline.specs.run import variant_id
+from tests.synthetic_records import write_finished
 
 IMAGES = 2000
 ACCURACY = {"max": 0.90, "avg": 0.97, "none": 0.90}  # avg clearly better; none a tie
@@ -32,25 +23,16 @@ def adaptive_grid(project_root):
     (project_root / "grid.yaml").write_text(yaml.safe_dump(grid))
 
 
-def fake_record(project, spec) -> dict:
-    """A finished record whose predictions are right with the variant's accuracy."""
-    digest = prepared_digest(project.prepared_dir, spec.dataset)
-    code = code_fingerprint()
-    record = base_record(spec, cache_key(spec, digest, code), digest, code)
+def right_answers(spec) -> np.ndarray:
+    """Which test images the run gets right: a draw at its variant's accuracy."""
     rng = np.random.default_rng([spec.seed, ord(spec.model.pooling[0])])
-    labels = np.random.default_rng(0).integers(0, 10, IMAGES).astype(np.uint8)
-    right = rng.random(IMAGES) < ACCURACY[spec.model.pooling]
-    predicted = np.where(right, labels, (labels + 1) % 10).astype(np.uint8)
-    record.update(status=DONE, metrics={"test/accuracy": float(right.mean())},
-                  history={"val_accuracy": [0.5]},
-                  **{EVIDENCE: {"predicted": predicted, "labels": labels}})
-    return record
+    return rng.random(IMAGES) < ACCURACY[spec.model.pooling]
 
 
 def write_pending(project, extra=None) -> int:
     plan = plan_grid(project, None, extra)
     for run in plan.pending:
-        write_record(record_path(project.results_dir, run.spec), fake_record(project, run.spec))
+        write_finished(project, run.spec, right_answers(run.spec))
     return len(plan.pending)
 
 
