@@ -119,7 +119,10 @@ def test_no_work_coordinator_closes_a_dead_workers_run(tmp_path, synthetic_data_
 
 
 def port_is_free(port: int) -> bool:
+    """True when nothing listens on the port. SO_REUSEADDR, as every server sets it, so a
+    closed connection's TIME_WAIT (not a listener) does not count as taken."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
