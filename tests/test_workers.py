@@ -24,8 +24,8 @@ from tests.servers import mlflow_server, postgres_server
 GRID = {**TINY_GRID, "name": "workers", "seeds": [0, 1]}  # 10 trainable cells, 2 infeasible
 
 
-def make_project(root, data_dir, tracking_uri, **profile):
-    path = write_project(root, data_dir, grid=GRID, **profile)
+def make_project(root, data_dir, tracking_uri, grid=GRID, **profile):
+    path = write_project(root, data_dir, grid=grid, **profile)
     params = yaml.safe_load(path.read_text())
     params["mlflow"]["tracking_uri"] = tracking_uri
     params["workers"] = {"heartbeat_s": 0.5, "grace_s": 4.0}
@@ -207,14 +207,9 @@ def test_coordinator_adds_adaptive_seeds_through_the_study(tmp_path, synthetic_d
     grid = {**GRID, "name": "adaptive-workers", "seeds": {"initial": 1, "max": 2},
             "cnn": {**GRID["cnn"], "axes": {"pooling": ["max", "avg"]}, "crossed": []}}
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    path = write_project(tmp_path / "project", synthetic_data_dir, grid=grid)
-    params = yaml.safe_load(path.read_text())
-    params["mlflow"]["tracking_uri"] = tracking_uri
-    path.write_text(yaml.safe_dump(params))
-    project = load_project(path)
-    prepare_all(project)
+    project = make_project(tmp_path / "project", synthetic_data_dir, tracking_uri, grid=grid)
     storage = f"journal:///{tmp_path / 'grid.log'}"
-    command = ["--params", str(path), "train", "--storage", storage]
+    command = ["--params", str(project.params_path), "train", "--storage", storage]
 
     assert main(command) == 0
     records = {p.name: json.loads(p.read_text()) for p in project.results_dir.glob("*.json")}
