@@ -68,13 +68,13 @@ def answers_section(project: Project, grid: GridSpec, frame: pd.DataFrame,
     smallest = project.params.evidence.smallest_effect
     lines = ["## Answers at a glance", ""]
     floors = project.params.active.baseline_floors
-    explained = bool(recipe_steps(grid, project.params.training_recipe()))
+    explained = {step.dataset for step in recipe_steps(grid, project.params.training_recipe())}
     for dataset in grid.datasets:
         lines += [f"**{dataset}**", ""]
         lines += [f"- {answer}" for answer
                   in dataset_answers(frame, dataset, smallest, looks_of(grid))]
         lines += [floor_line(variants, baselines.get(dataset), floors.get(dataset),
-                             explained), ""]
+                             dataset in explained), ""]
     return lines
 
 
