@@ -49,7 +49,7 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
     for text in ("## Answers at a glance", "## How to read the verdicts", "### Pooling",
                  "### Kernel size × Padding", "### CNN vs Dense", "## Ledger",
                  "### Infeasible and failed cells", "conv block 3 (kernel 5, padding valid)",
-                 "tensorflow-cpu 2.21.0", "## mnist against fashion_mnist",
+                 "tensorflow 2.21.0", "## mnist against fashion_mnist",
                  "## Textbook references", "| smoke-dense (smoke test) | mnist | 12,730 |",
                  "0.9700 (a made-up figure)", "## Layer shapes", "## Learning curves",
                  "## Where the errors are", "## Size against accuracy (Pareto fronts)"):

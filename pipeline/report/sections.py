@@ -21,7 +21,7 @@ from pipeline.report.markdown import (
 )
 from pipeline.specs.grid import AdaptiveSeeds, GridSpec
 
-PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "optuna", "dvc", "pandas", "numpy", "scipy",
+PACKAGES = ("tensorflow", "keras", "mlflow", "optuna", "dvc", "pandas", "numpy", "scipy",
             "statsmodels")
 
 

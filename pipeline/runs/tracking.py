@@ -19,7 +19,7 @@ EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_de
 NOTE_TAG = "mlflow.note.content"
 DATASET_SOURCES = {"mnist": "https://yann.lecun.com/exdb/mnist/",
                    "fashion_mnist": "https://github.com/zalandoresearch/fashion-mnist"}
-MODEL_REQUIREMENTS = [f"tensorflow-cpu=={metadata.version('tensorflow-cpu')}",
+MODEL_REQUIREMENTS = [f"tensorflow=={metadata.version('tensorflow')}",
                       f"keras=={metadata.version('keras')}"]
 
 
