@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
+from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.weightstats import DescrStatsW
 
 from pipeline.evidence.paired import (
@@ -21,17 +22,9 @@ from pipeline.evidence.paired import (
     compare_dataset,
     difference_of_deltas,
     interval_at,
-    mcnemar_exact,
     paired_interval,
     pooled_seed_variance,
     rank_agreement,
-)
-from pipeline.evidence.simulation import (
-    calibrate,
-    expected_accuracy,
-    logit_shift,
-    simulate_correct,
-    simulate_dataset,
 )
 from pipeline.evidence.verdicts import (
     BETTER,
@@ -39,9 +32,17 @@ from pipeline.evidence.verdicts import (
     UNDECIDED,
     WORSE,
     Verdict,
+    adjusted_level,
+    bonferroni,
     decide_all,
-    holm,
     verdict,
+)
+from tests.simulation import (
+    calibrate,
+    expected_accuracy,
+    logit_shift,
+    simulate_correct,
+    simulate_dataset,
 )
 
 IMAGES = 10_000
@@ -92,8 +93,14 @@ def test_pair_table_from_correct_counts_and_image_variance():
         PairTable.from_correct(variant, baseline[:2])
 
 
+def mcnemar_exact(only_variant: int, only_baseline: int) -> float:
+    """Two-sided exact McNemar p-value on one seed's discordant images (statsmodels)."""
+    return float(mcnemar([[0, only_variant], [only_baseline, 0]], exact=True).pvalue)
+
+
 @pytest.mark.parametrize("only_variant, only_baseline", [(10, 2), (3, 3), (0, 7), (25, 40)])
 def test_mcnemar_exact_matches_binomial_closed_form(only_variant, only_baseline):
+    """The classic per-seed test the design cites, as statsmodels computes it."""
     discordant = only_variant + only_baseline
     tail = sum(math.comb(discordant, k) for k in range(min(only_variant, only_baseline) + 1))
     expected = min(1.0, 2 * tail / 2**discordant)
@@ -128,7 +135,7 @@ def test_zero_standard_error_and_single_seed_edge_cases():
     single = table_with_deltas([0.01])
     unknown = paired_interval(single)
     assert math.isnan(unknown.low) and math.isnan(unknown.p_value)
-    assert verdict(unknown, unknown.p_value, SMALLEST_EFFECT) == UNDECIDED
+    assert verdict(unknown, SMALLEST_EFFECT) == UNDECIDED
     pooled = paired_interval(single, pool=(1e-5, 8.0))
     assert pooled.standard_error == pytest.approx(math.sqrt(1e-5))
     assert pooled.degrees_of_freedom == pytest.approx(8.0)
@@ -194,13 +201,14 @@ def test_interval_components_and_satterthwaite_degrees_of_freedom():
     assert interval.high - interval.delta == pytest.approx(half_width)
 
 
-def test_holm_against_hand_computation_and_nan_passthrough():
-    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    adjusted = holm([0.01, math.nan, 0.04])
-    assert adjusted[0] == pytest.approx(0.02) and adjusted[2] == pytest.approx(0.04)
+def test_bonferroni_against_hand_computation_and_nan_passthrough():
+    assert bonferroni([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.04, 0.16, 0.12, 0.02])
+    adjusted = bonferroni([0.01, math.nan, 0.04])
+    assert adjusted[0] == pytest.approx(0.02) and adjusted[2] == pytest.approx(0.08)
     assert math.isnan(adjusted[1])
-    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
-    assert all(math.isnan(value) for value in holm([math.nan]))
+    assert bonferroni([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+    assert all(math.isnan(value) for value in bonferroni([math.nan]))
+    assert adjusted_level(0.05, looks=3, family=10) == pytest.approx(1 - 0.05 / 30)
 
 
 def make_interval(delta, standard_error, degrees=10.0) -> Interval:
@@ -213,32 +221,44 @@ def make_interval(delta, standard_error, degrees=10.0) -> Interval:
 
 def test_verdict_rules():
     positive = make_interval(0.01, 0.002)
-    assert verdict(positive, 0.001, SMALLEST_EFFECT) == BETTER
-    assert verdict(make_interval(-0.01, 0.002), 0.001, SMALLEST_EFFECT) == WORSE
-    assert verdict(make_interval(0.0005, 0.0005, 20.0), 0.5, SMALLEST_EFFECT) == EQUIVALENT
-    assert verdict(make_interval(0.002, 0.004), 0.6, SMALLEST_EFFECT) == UNDECIDED
-    borderline = make_interval(0.01, 0.004)
-    assert verdict(borderline, 0.03, SMALLEST_EFFECT) == BETTER
-    assert verdict(borderline, 0.03, SMALLEST_EFFECT, looks=3) == UNDECIDED
-    assert verdict(positive, math.nan, SMALLEST_EFFECT) == UNDECIDED
+    assert verdict(positive, SMALLEST_EFFECT) == BETTER
+    assert verdict(make_interval(-0.01, 0.002), SMALLEST_EFFECT) == WORSE
+    assert verdict(make_interval(0.0005, 0.0005, 20.0), SMALLEST_EFFECT) == EQUIVALENT
+    assert verdict(make_interval(0.002, 0.004), SMALLEST_EFFECT) == UNDECIDED
+    borderline = make_interval(0.01, 0.004)  # p = 0.031
+    assert verdict(borderline, SMALLEST_EFFECT) == BETTER
+    assert verdict(borderline, SMALLEST_EFFECT, looks=3) == UNDECIDED
+    assert verdict(borderline, SMALLEST_EFFECT, family=2) == UNDECIDED
+    assert verdict(Interval(0.01, *[math.nan] * 5, 1), SMALLEST_EFFECT) == UNDECIDED
 
 
-def test_decide_all_holm_over_the_whole_family():
+def test_decide_all_reads_each_verdict_off_its_adjusted_interval():
     intervals = {
         ("mnist", "wide"): make_interval(0.01, 0.002),
         ("mnist", "same"): make_interval(0.0005, 0.0005, 20.0),
+        ("mnist", "close"): make_interval(0.01, 0.0035),
         ("fashion", "unknown"): Interval(0.01, *[math.nan] * 5, 1),
     }
-    decided = decide_all(intervals, SMALLEST_EFFECT)
+    decided = decide_all(intervals, SMALLEST_EFFECT, looks=2)
     raw = [interval.p_value for interval in intervals.values()]
-    expected = holm(raw)
-    for (key, result), p_adjusted in zip(decided.items(), expected, strict=True):
+    level = 1 - 0.05 / (2 * 3)  # three comparisons have a p-value, two looks
+    for (key, result), p_adjusted in zip(decided.items(), bonferroni(raw), strict=True):
         assert isinstance(result, Verdict)
         assert result.delta == intervals[key].delta
         assert result.p_adjusted == pytest.approx(p_adjusted, nan_ok=True)
-    assert decided[("mnist", "wide")].p_adjusted == pytest.approx(2 * raw[0])
+        assert result.adjusted_level == pytest.approx(level)
+        if key != ("fashion", "unknown"):
+            quantile = stats.t.ppf(1 - (1 - level) / 2, 10.0 if key[1] != "same" else 20.0)
+            half = quantile * intervals[key].standard_error
+            assert (result.adjusted_low, result.adjusted_high) == pytest.approx(
+                (result.delta - half, result.delta + half))
+            assert (result.verdict == BETTER) == (result.adjusted_low > 0)
+            assert (result.verdict == BETTER) == (result.p_adjusted < 0.05 / 2)
+    assert decided[("mnist", "wide")].p_adjusted == pytest.approx(3 * raw[0])
     verdicts = [result.verdict for result in decided.values()]
-    assert verdicts == [BETTER, EQUIVALENT, UNDECIDED]
+    # "close" clears 0 at 95% (p = 0.013) but not at 1 - 0.05 / 6: undecided
+    assert intervals[("mnist", "close")].low > 0
+    assert verdicts == [BETTER, EQUIVALENT, UNDECIDED, UNDECIDED]
 
 
 def test_difference_of_deltas_and_rank_agreement_against_scipy():

@@ -2,8 +2,8 @@
 
 An ablation trains a few seeds of a variant A and of the baseline B and scores both on one
 dataset's shared test images; seed s of A is paired with seed s of B. The estimate
-Δ̂ = mean over seeds of acc_A(s) − acc_B(s) has two sources of noise (design note
-shared/design/verdicts.md), read as a crossed seeds × images design, d(s,i) = c_A − c_B:
+Δ̂ = mean over seeds of acc_A(s) − acc_B(s) has two sources of noise (docs/statistics.md),
+read as a crossed seeds × images design, d(s,i) = c_A − c_B:
 
 - seeds: run-to-run noise, estimated from the per-seed differences D_s. Their variance
   includes the run-by-image noise (an image flipping from run to run), so s²_seed / S already
@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.contingency_tables import mcnemar
 
 _COUNT_NAMES = ("both", "only_variant", "only_baseline", "neither")
 
@@ -110,12 +109,6 @@ class Interval:
     degrees_of_freedom: float
     p_value: float
     seeds: int
-
-
-def mcnemar_exact(only_variant: int, only_baseline: int) -> float:
-    """Two-sided exact McNemar p-value on one seed's discordant images."""
-    table = [[0, only_variant], [only_baseline, 0]]
-    return float(mcnemar(table, exact=True).pvalue)
 
 
 def _seed_sum_of_squares(table: PairTable) -> float:

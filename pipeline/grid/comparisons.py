@@ -4,8 +4,9 @@ Each CNN variant is compared with the baseline CNN (its `factor` is the grid axi
 group of axes, it changes) and each Dense network with the baseline CNN (`cnn_vs_dense`), per
 dataset. Runs are paired by seed and all variants are scored on the same test images, so a
 comparison is the per-seed 2x2 table of right/wrong images (pipeline.evidence). Verdicts are
-Holm-adjusted over every comparison of the grid and use alpha / looks when seeds were added
-adaptively.
+read from intervals adjusted (Bonferroni) over every comparison of the grid and over the looks
+when seeds were added adaptively. `decide` takes any list of comparisons (a variant run set
+against a reference run set), so controls and other references reuse it.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def paired_by_seed(variant: dict[int, np.ndarray],
 def decide(results_dir: Path, comparisons: list[Comparison], training: TrainingRecipe,
            seeds_of: dict[tuple[str, str], list[int]],
            settings: Settings) -> dict[Comparison, Verdict]:
-    """Verdicts of every comparison that has evidence (Holm over all of them)."""
+    """Verdicts of every comparison that has evidence (one family: all of them)."""
     intervals = {}
     for dataset in dict.fromkeys(comparison.dataset for comparison in comparisons):
         tables = {}

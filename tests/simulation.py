@@ -1,6 +1,6 @@
 """Simulated correctness of paired runs, to check the coverage and power of the evidence.
 
-The model of the design note (shared/design/verdicts.md): model m, seed s, image i is right
+The model of docs/statistics.md ("Checking it: simulation"): model m, seed s, image i is right
 with probability sigmoid(centre + difficulty_i + affinity_{m,i} + quality_{m,s} + shift_m).
 
 - difficulty_i: drawn once per simulated dataset, shared by every model and seed, so the
