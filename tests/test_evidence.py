@@ -2,7 +2,8 @@
 
 The simulation tests are the point: a 95% interval must cover the true (population) accuracy
 difference about 95% of the time when comparisons are grouped and pooled as a report does,
-and a real +0.01 effect must mostly be called "better" after Holm.
+its adjusted intervals must cover every true difference of a report together, and a real +0.01
+effect must mostly be called "better" with 3 seeds.
 """
 
 import gc
@@ -25,6 +26,8 @@ from pipeline.evidence.paired import (
     paired_interval,
     pooled_seed_variance,
     rank_agreement,
+    seed_noise_homogeneity,
+    split_seed_variance,
 )
 from pipeline.evidence.verdicts import (
     BETTER,
@@ -292,17 +295,19 @@ def test_simulation_is_calibrated():
     assert 0.005 < disagreement < 0.05
 
 
-def simulated_reports(rng, datasets, effects, baseline_accuracy):
+def simulated_reports(rng, datasets, effects, baseline_accuracy, variant_seed_sd=None):
     """Per simulated dataset: {seeds: intervals} for its first 2 and all 3 seeds.
 
     Each dataset's comparisons share its images and baseline runs and are pooled together,
     as in a report. That makes their coverage correlated: 200 datasets keep the sd of a
     coverage rate near 0.9% (50 datasets would give 1.8%). Analysing the first two seeds of
-    the same runs gives the S = 2 case for free.
+    the same runs gives the S = 2 case for free. `variant_seed_sd` makes the variants'
+    run-to-run noise differ from the baseline's (0.0025).
     """
     for _ in range(datasets):
         variants, baseline = simulate_dataset(
-            rng, IMAGES, 3, effects, baseline_accuracy=baseline_accuracy
+            rng, IMAGES, 3, effects, baseline_accuracy=baseline_accuracy,
+            variant_seed_sd=variant_seed_sd,
         )
         yield {
             seeds: compare_dataset(
@@ -315,21 +320,64 @@ def simulated_reports(rng, datasets, effects, baseline_accuracy):
         }
 
 
+def coverage_rates(reports, effects, covers):
+    """Per seed count: the share of comparisons whose interval covers its true effect."""
+    covered = {2: [], 3: []}
+    for report in reports:
+        for seeds, intervals in report.items():
+            covered[seeds] += [covers(intervals[number], effect)
+                               for number, effect in enumerate(effects)]
+    return {seeds: float(np.mean(values)) for seeds, values in covered.items()}
+
+
+def nominal_covers(interval, effect):
+    return interval.low <= effect <= interval.high
+
+
 @pytest.mark.parametrize("baseline_accuracy", [0.98, 0.86])
 def test_intervals_cover_a_zero_difference(baseline_accuracy):
-    rng = np.random.default_rng(100)
-    covered = {2: [], 3: []}
-    for report in simulated_reports(
-        rng, COVERAGE_DATASETS, [0.0] * COMPARISONS, baseline_accuracy
-    ):
-        for seeds, intervals in report.items():
-            covered[seeds] += [
-                interval.low <= 0.0 <= interval.high for interval in intervals.values()
-            ]
-    rates = {seeds: float(np.mean(values)) for seeds, values in covered.items()}
+    effects = [0.0] * COMPARISONS
+    reports = simulated_reports(np.random.default_rng(100), COVERAGE_DATASETS, effects,
+                                baseline_accuracy)
+    rates = coverage_rates(reports, effects, nominal_covers)
     message = f"coverage by seeds {rates} (baseline accuracy {baseline_accuracy})"
-    assert len(covered[2]) == len(covered[3]) == COVERAGE_DATASETS * COMPARISONS
     assert all(0.92 <= rate <= 0.98 for rate in rates.values()), message
+
+
+UNEQUAL_NOISE = [
+    pytest.param(0.98, 0.0025 / 4, id="variants-4x-steadier-0.98"),
+    pytest.param(0.98, 0.0025 * 4, id="variants-4x-noisier-0.98"),
+    pytest.param(0.86, 0.0025 / 4, id="variants-4x-steadier-0.86", marks=pytest.mark.slow),
+    pytest.param(0.86, 0.0025 * 4, id="variants-4x-noisier-0.86", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("baseline_accuracy, variant_seed_sd", UNEQUAL_NOISE)
+def test_intervals_cover_under_unequal_seed_noise(baseline_accuracy, variant_seed_sd):
+    """Variants whose run-to-run sd is 4x below or above the baseline's (0.0025): the pool
+    alone covered 0.82 with steadier variants at 0.98; the split estimate restores >= 0.93."""
+    effects = [0.0] * COMPARISONS
+    reports = simulated_reports(np.random.default_rng(100), COVERAGE_DATASETS, effects,
+                                baseline_accuracy, variant_seed_sd)
+    rates = coverage_rates(reports, effects, nominal_covers)
+    message = f"coverage by seeds {rates} ({baseline_accuracy}, variant sd {variant_seed_sd})"
+    assert all(rate >= 0.93 for rate in rates.values()), message
+
+
+def test_adjusted_intervals_cover_every_true_effect_together():
+    """Familywise: in >= 93% of simulated reports every adjusted interval covers its true Δ
+    (the report's family is one dataset's 8 comparisons, 2 of them with real effects)."""
+    effects = [0.01, 0.004, *[0.0] * (COMPARISONS - 2)]
+    family_covered = {2: [], 3: []}
+    for report in simulated_reports(np.random.default_rng(300), COVERAGE_DATASETS, effects,
+                                    0.98):
+        for seeds, intervals in report.items():
+            decided = decide_all(intervals, SMALLEST_EFFECT)
+            family_covered[seeds].append(all(
+                decided[number].adjusted_low <= effect <= decided[number].adjusted_high
+                for number, effect in enumerate(effects)))
+    rates = {seeds: float(np.mean(values)) for seeds, values in family_covered.items()}
+    assert all(rate >= 0.95 - 0.02 for rate in rates.values()), f"familywise {rates}"
 
 
 @pytest.mark.parametrize("baseline_accuracy", [0.98, 0.86])
@@ -345,5 +393,48 @@ def test_a_real_effect_is_mostly_called_better(baseline_accuracy):
     power = {seeds: float(np.mean(calls)) for seeds, calls in found.items()}
     false_rate = {seeds: float(np.mean(calls)) for seeds, calls in false_better.items()}
     message = f"better for +0.01 by seeds {power}, for 0: {false_rate} ({baseline_accuracy})"
-    assert all(rate > 0.5 for rate in power.values()), message
+    # 2 seeds leave the baseline's run variance 1 df when it is estimated apart from the
+    # variants' (the unequal-noise guard), so most of the power comes with the third seed
+    assert power[3] > 0.7 and power[2] > 0.3, message
     assert all(rate < 0.05 for rate in false_rate.values()), message
+
+
+def test_split_seed_variance_and_homogeneity_against_independent_computation():
+    rng = np.random.default_rng(6)
+    baseline = rng.random((3, 2000)) < 0.9
+    variants = [rng.random((3, 2000)) < 0.9 for _ in range(3)]
+    tables = [PairTable.from_correct(variant, baseline) for variant in variants]
+    base_accuracy = baseline.mean(axis=1)
+    variant_accuracy = [variant.mean(axis=1) for variant in variants]
+    base_part = np.var(base_accuracy, ddof=1)
+    variant_part = np.mean([np.var(values, ddof=1) for values in variant_accuracy])
+    degrees = (base_part + variant_part) ** 2 / (base_part**2 / 2 + variant_part**2 / 6)
+    variance, found_degrees = split_seed_variance(tables)
+    assert variance == pytest.approx(base_part + variant_part)
+    assert found_degrees == pytest.approx(degrees)
+    p_value, models = seed_noise_homogeneity(tables)
+    assert models == 4
+    assert p_value == pytest.approx(stats.bartlett(base_accuracy, *variant_accuracy).pvalue)
+    lone = seed_noise_homogeneity([table_with_deltas([0.01])])
+    assert math.isnan(lone[0])
+
+
+def test_a_noisy_baseline_widens_every_interval_of_its_group():
+    """Baseline runs spread 10x more than the variants': the split estimate replaces the
+    pool (which averages the baseline's noise with the steady variants' and is too small)."""
+    rng = np.random.default_rng(7)
+    images = 5000
+    base_rate = 0.9 + np.array([-0.02, 0.02, 0.0])
+    baseline = rng.random((3, images)) < base_rate[:, None]
+    variants = [rng.random((3, images)) < 0.9 for _ in range(6)]
+    tables = {number: PairTable.from_correct(variant, baseline)
+              for number, variant in enumerate(variants)}
+    pool = pooled_seed_variance(list(tables.values()))
+    split = split_seed_variance(list(tables.values()))
+    assert split[0] > 2 * pool[0]
+    for table, interval in zip(tables.values(), compare_dataset(tables).values(), strict=True):
+        wide = paired_interval(table, pool=None)
+        assert interval.degrees_of_freedom < pool[1]
+        assert interval.standard_error ** 2 >= split[0] / 3
+        assert not math.isnan(wide.low)
+    assert seed_noise_homogeneity(list(tables.values()))[0] < 0.05
