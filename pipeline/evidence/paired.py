@@ -399,3 +399,8 @@ def rank_agreement(first: Sequence[float], second: Sequence[float]) -> tuple[flo
     """Spearman rank correlation of two orderings (e.g. variants on two datasets), p-value."""
     result = stats.spearmanr(first, second)
     return float(result.statistic), float(result.pvalue)
+
+
+def image_component(table: PairTable) -> float:
+    """Var(Δ̂) share of the shared test images: the part no number of seeds removes."""
+    return _image_variance_component(table)
