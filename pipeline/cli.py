@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="list the grid's runs and whether each is cached")
     plan.set_defaults(handler=show_plan)
     plan.add_argument("--all", action="store_true", help="list cached runs too")
+    plan.add_argument("--settle", action="store_true",
+                      help="list the runs that would settle the undecided comparisons, and ETA")
     ui = commands.add_parser("ui", help="serve the MLflow UI for the project's store")
     ui.set_defaults(handler=serve_ui)
     ui.add_argument("--host", default="127.0.0.1")
@@ -257,6 +259,12 @@ def serve_dashboard(project, arguments) -> int:
 
 def show_plan(project, arguments) -> None:
     from rich.table import Table
+
+    if arguments.settle:
+        from pipeline.report.settle import settle_plan_lines
+
+        console.print("\n".join(settle_plan_lines(project)), markup=False)
+        return
 
     from pipeline.grid.stage import plan_grid
 

@@ -11,13 +11,15 @@ against a reference run set), so controls and other references reuse it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.evidence.paired import PairTable, compare_dataset
-from pipeline.evidence.verdicts import Verdict, decide_all
+from pipeline.evidence.paired import PairTable, compare_dataset, seed_noise_homogeneity
+from pipeline.evidence.settle import Settle, settle
+from pipeline.evidence.verdicts import UNDECIDED, Verdict, decide_all
 from pipeline.grid.expansion import grid_models
 from pipeline.model.shapes import check_feasible
 from pipeline.runs.records import DONE, read_evidence, read_record, record_path
@@ -120,20 +122,55 @@ def paired_by_seed(variant: dict[int, np.ndarray],
                                   np.stack([baseline[seed] for seed in common]))
 
 
+def dataset_tables(results_dir: Path, comparisons: list[Comparison], training: TrainingRecipe,
+                   seeds_of: dict[tuple[str, str], list[int]]) -> dict[Comparison, PairTable]:
+    """Each comparison's 2x2 tables over the seeds both sides have and finished."""
+    tables = {}
+    for comparison in comparisons:
+        seeds = sorted(set(seeds_of[(comparison.dataset, comparison.variant_id)])
+                       & set(seeds_of[(comparison.dataset, comparison.baseline_id)]))
+        table = pair_table(results_dir, comparison, training, seeds)
+        if table is not None:
+            tables[comparison] = table
+    return tables
+
+
+def by_dataset(tables: dict[Comparison, PairTable]) -> dict[str, dict[Comparison, PairTable]]:
+    """The tables split per dataset: the unit whose seed variance is pooled."""
+    split: dict[str, dict[Comparison, PairTable]] = {}
+    for comparison, table in tables.items():
+        split.setdefault(comparison.dataset, {})[comparison] = table
+    return split
+
+
+def decide_tables(tables: dict[Comparison, PairTable],
+                  settings: Settings) -> dict[Comparison, Verdict]:
+    """Verdicts of the given tables: seed variance per dataset, one family for all."""
+    intervals = {}
+    for group in by_dataset(tables).values():
+        intervals.update(compare_dataset(group))
+    return decide_all(intervals, settings.smallest_effect, settings.alpha, settings.looks)
+
+
 def decide(results_dir: Path, comparisons: list[Comparison], training: TrainingRecipe,
            seeds_of: dict[tuple[str, str], list[int]],
            settings: Settings) -> dict[Comparison, Verdict]:
     """Verdicts of every comparison that has evidence (one family: all of them)."""
-    intervals = {}
-    for dataset in dict.fromkeys(comparison.dataset for comparison in comparisons):
-        tables = {}
-        for comparison in comparisons:
-            if comparison.dataset != dataset:
-                continue
-            seeds = sorted(set(seeds_of[(dataset, comparison.variant_id)])
-                           & set(seeds_of[(dataset, comparison.baseline_id)]))
-            table = pair_table(results_dir, comparison, training, seeds)
-            if table is not None:
-                tables[comparison] = table
-        intervals.update(compare_dataset(tables) if tables else {})
-    return decide_all(intervals, settings.smallest_effect, settings.alpha, settings.looks)
+    return decide_tables(dataset_tables(results_dir, comparisons, training, seeds_of),
+                         settings)
+
+
+def settle_all(tables: dict[Comparison, PairTable], verdicts: dict[Comparison, Verdict],
+               settings: Settings, power: float = 0.8) -> dict[Comparison, Settle]:
+    """Floor and seeds per side to reach `power`, for every undecided comparison."""
+    equivalence = 1 - 2 * settings.alpha / settings.looks
+    return {comparison: settle(tables[comparison], found, found.adjusted_level, equivalence,
+                               settings.smallest_effect, power)
+            for comparison, found in verdicts.items()
+            if found.verdict == UNDECIDED and not math.isnan(found.standard_error)}
+
+
+def noise_checks(tables: dict[Comparison, PairTable]) -> dict[str, tuple[float, int]]:
+    """Per dataset: Bartlett's p that its models share one run variance, models tested."""
+    return {dataset: seed_noise_homogeneity(list(group.values()))
+            for dataset, group in by_dataset(tables).items()}

@@ -42,6 +42,7 @@ from pipeline.report.publish import best_runs, publish
 from pipeline.report.recipe_gap import recipe_gap_section
 from pipeline.report.references import reference_frame, references_section
 from pipeline.report.results import collect_runs, summarize_variants
+from pipeline.report.settle import settle_section
 from pipeline.report.verdict_tables import (
     COLUMNS,
     comparison_frame,
@@ -89,6 +90,7 @@ def build_report(project: Project) -> dict:
     frame[COLUMNS].to_csv(reports_dir / "comparisons.csv", index=False, float_format="%.6g")
     lines = sections.header(project, grid, runs) + sections.method(settings, replication)
     lines += answers_section(project, grid, frame, variants, baseline_ids(grid))
+    lines += settle_section(project)
     lines += references_section(reference_frame(project.results_dir, grid),
                                 grid.references.note if grid.references else "")
     lines += recipe_gap_section(project.results_dir, grid, project.params.training_recipe(),
