@@ -60,12 +60,24 @@ def header(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[str]:
         f"{project.params.data.validation_size:,} held out from train, test "
         f"{training.test_samples or 'all 10,000'} images (used only for the final score)",
         f"- **Training**: {training.epochs} epoch(s), batch {training.batch_size}, "
-        f"{training.optimizer} lr {training.learning_rate}; design `{grid.design}`",
+        f"{training.optimizer} lr {training.learning_rate}, precision {training.precision}; "
+        f"design `{grid.design}`",
+        f"- **Device**: {devices_text(runs)}",
         f"- **Seeds**: {seeds_text(grid)}",
         f"- **Runs**: {len(runs)} ({', '.join(f'{k} {v}' for k, v in counts.items())})",
         f"- **Software**: Python {platform.python_version()}, {versions}", "",
         *incomplete_warning(runs),
     ]
+
+
+def devices_text(runs: pd.DataFrame) -> str:
+    """The devices and TensorFlow builds the runs trained on, with how many runs each."""
+    trained = runs.dropna(subset=["device"])
+    if trained.empty:
+        return "not recorded (runs trained before devices were recorded)"
+    counts = trained.groupby(["device", "tensorflow_build"], sort=False).size()
+    return "; ".join(f"{device}, {build} ({count} runs)"
+                     for (device, build), count in counts.items())
 
 
 def incomplete_warning(runs: pd.DataFrame) -> list[str]:

@@ -8,6 +8,7 @@ from pipeline.data.prepared import Splits
 from pipeline.runs.records import DONE, EVIDENCE, FAILED, base_record, cache_key
 from pipeline.runs.tracking import Tracker
 from pipeline.specs.run import RunSpec
+from pipeline.training.device import check_precision, device_info
 from pipeline.training.train import train_run
 
 
@@ -21,12 +22,17 @@ def execute_run(spec: RunSpec, splits: Splits, tracker: Tracker, parent_run_id: 
     rather than raised, so a grid or sweep goes on. `stop_exceptions` (pruning) and
     interrupts end the MLflow run as KILLED and propagate. `on_start(run_id)` is called once
     the MLflow run exists (workers store the id so a dead worker's run can be closed).
+    A precision this machine cannot run raises ConfigError before anything is logged.
     """
+    check_precision(spec.training.precision)
     key = cache_key(spec, splits.digest, code_version)
     record = base_record(spec, key, splits.digest, code_version)
+    record["device"] = device_info()
     run_tags = {"variant_id": spec.variant_id, "run_key": spec.run_key,
                 "variant_name": spec.model.describe(), "dataset": spec.dataset,
-                "data_digest": splits.digest, "code_version": code_version, **(tags or {})}
+                "data_digest": splits.digest, "code_version": code_version,
+                **{f"device.{name}": value for name, value in device_info().items()},
+                **(tags or {})}
     run_id = tracker.open_child(parent_run_id, spec.name, spec.flat_params(), run_tags)
     tracker.log_dataset(splits, spec.training)  # issue 10: the UI's Dataset column
     record["mlflow_run_id"] = run_id

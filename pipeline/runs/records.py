@@ -42,14 +42,14 @@ def code_fingerprint() -> str:
 
 
 def cache_key(spec: RunSpec, data_digest: str, code_version: str) -> str:
-    return stable_hash({"run": spec.model_dump(mode="json"), "data": data_digest,
+    return stable_hash({"run": spec.identity(), "data": data_digest,
                         "code": code_version}, 16)
 
 
 def record_path(results_dir: Path, spec: RunSpec) -> Path:
     """`<variant>-s<seed>-t<training recipe hash>.json`: profiles with different budgets
     (default, full) keep separate results, and reverting a change finds the old ones."""
-    recipe = stable_hash(spec.training.model_dump(mode="json"), 6)
+    recipe = stable_hash(spec.training.identity(), 6)
     return results_dir / f"{spec.run_key}-t{recipe}.json"
 
 
