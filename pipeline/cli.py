@@ -64,11 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--all", action="store_true", help="list cached runs too")
     plan.add_argument("--settle", action="store_true",
                       help="list the runs that would settle the undecided comparisons, and ETA")
+    add_bench_command(commands)
     ui = commands.add_parser("ui", help="serve the MLflow UI for the project's store")
     ui.set_defaults(handler=serve_ui)
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     return parser
+
+
+def add_bench_command(commands) -> None:
+    bench = commands.add_parser("bench", help="measure training speed (about 10 min), write "
+                                "reports/performance.md")
+    bench.set_defaults(handler=benchmark)
+    bench.add_argument("--quick", action="store_true", help="tiny sizes, to test the command")
+    bench.add_argument("--output", type=Path, default=None)
+    bench.add_argument("--records", type=Path, default=None,
+                       help="a finished run's results/runs, for the stage-overhead case")
 
 
 def add_budget_options(parser: argparse.ArgumentParser, default_trials: int | None) -> None:
@@ -282,6 +293,13 @@ def show_plan(project, arguments) -> None:
     console.print(table)
     console.print(f"{len(plan.pending)} to train, {len(plan.reused)} cached, "
                   f"{len(plan.infeasible)} infeasible")
+
+
+def benchmark(project, arguments) -> None:
+    from pipeline.bench.run import run_bench
+
+    run_bench(project, arguments.output, arguments.quick, arguments.records,
+              " ".join(["python -m pipeline", *sys.argv[1:]]))
 
 
 def serve_ui(project, arguments) -> int:
