@@ -60,6 +60,9 @@ def register_best(project: Project, tracker_or_uri, best_runs: dict[str, str]) -
     """
     import mlflow
 
+    from pipeline.runs.tracking import wait_when_busy
+
+    wait_when_busy()
     uri = getattr(tracker_or_uri, "uri", tracker_or_uri)
     client = mlflow.MlflowClient(uri, registry_uri=uri)
     versions = {}

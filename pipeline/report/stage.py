@@ -50,6 +50,7 @@ from pipeline.report.verdict_tables import (
     level_label,
     variant_rank_agreement,
 )
+from pipeline.runs.records import require_evidence
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.run import RunSpec, variant_id
 
@@ -67,6 +68,7 @@ def evaluate(project: Project, grid: GridSpec):
     """Replay the adaptive seeds, collect every run, decide every comparison."""
     training = project.params.training_recipe()
     settings = evidence_settings(project, grid)
+    require_evidence(project.results_dir, training)
     replication = replicate(grid, training, project.results_dir, settings)
     runs = collect_runs(project, grid, replication.extra_seeds)
     comparisons = grid_comparisons(grid)

@@ -23,6 +23,7 @@ from rich.markup import escape
 
 from pipeline.hashing import stable_hash
 from pipeline.progress import console
+from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
 
 # The code that turns a run spec and prepared data into a trained model and its scores: the
@@ -51,11 +52,33 @@ def cache_key(spec: RunSpec, data_digest: str, code_version: str) -> str:
                         "code": code_version}, 16)
 
 
+class EvidenceError(ValueError):
+    """Stored predictions the report cannot use; the message names the file and the remedy."""
+
+
+RETRAIN = "run `python -m pipeline train` (or `dvc repro`) to retrain it"
+
+
+def recipe_tag(training: TrainingRecipe) -> str:
+    """The training recipe's short hash that ends every record name of that recipe."""
+    return stable_hash(training.model_dump(mode="json"), 6)
+
+
 def record_path(results_dir: Path, spec: RunSpec) -> Path:
     """`<variant>-s<seed>-t<training recipe hash>.json`: profiles with different budgets
     (default, full) keep separate results, and reverting a change finds the old ones."""
-    recipe = stable_hash(spec.training.model_dump(mode="json"), 6)
-    return results_dir / f"{spec.run_key}-t{recipe}.json"
+    return results_dir / f"{spec.run_key}-t{recipe_tag(spec.training)}.json"
+
+
+def require_evidence(results_dir: Path, training: TrainingRecipe) -> None:
+    """Stop with one line naming the first done record of `training` whose predictions are
+    missing or unreadable, rather than letting its comparisons silently lose it."""
+    problems = [problem for path in sorted(results_dir.glob(f"*-t{recipe_tag(training)}.json"))
+                if (read_record(path) or {}).get("status") == DONE
+                and (problem := evidence_problem(path))]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise EvidenceError(f"{problems[0]}{more}; {RETRAIN}")
 
 
 def read_record(path: Path) -> dict | None:
