@@ -38,7 +38,7 @@ from pipeline.report.figures import (
 )
 from pipeline.report.html_page import write_html
 from pipeline.report.pareto import fronts_of, pareto_section
-from pipeline.report.publish import best_runs, publish
+from pipeline.report.publish import best_runs, incomplete, publish
 from pipeline.report.recipe_gap import recipe_gap_section
 from pipeline.report.references import reference_frame, references_section
 from pipeline.report.results import collect_runs, summarize_variants
@@ -111,7 +111,7 @@ def build_report(project: Project) -> dict:
     metrics = report_metrics(project, grid, runs, variants, frame, replication)
     (reports_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     publish(project, grid, [reports_dir / name for name in REPORT_FILES], figures_dir,
-            best_runs(runs, frame, baseline_ids(grid)))
+            best_runs(runs, frame, baseline_ids(grid)), incomplete(runs, frame))
     console.print(summary_table(f"report -> {reports_dir}", [
         ("runs", len(runs)), *[(status, count) for status, count in metrics["runs"].items()],
         *[(verdict, count) for verdict, count in frame["verdict"].value_counts().items()],
