@@ -172,7 +172,19 @@ def train_stage(project, arguments) -> int:
 
     write_run_settings(project)
     with shared_run_cache(project):
+        seed_committed_evidence(project)
         return train_grid(project, arguments)
+
+
+def seed_committed_evidence(project) -> None:
+    """Records kept in git beside the report become cache entries (a clean clone retrains
+    nothing they answer)."""
+    from pipeline.runs.committed_evidence import evidence_dir, seed_from_evidence
+
+    folder = evidence_dir(project.reports_dir)
+    seeded = seed_from_evidence(folder, project.results_dir)
+    if seeded:
+        console.print(f"evidence: {seeded} record(s) restored from {folder}")
 
 
 def train_grid(project, arguments) -> int:

@@ -81,12 +81,30 @@ def require_evidence(results_dir: Path, training: TrainingRecipe) -> None:
         raise EvidenceError(f"{problems[0]}{more}; {RETRAIN}")
 
 
+_READ_LOGS: list[set[Path]] = []  # open `reads_logged` sets, innermost last
+
+
+@contextmanager
+def reads_logged() -> Iterator[set[Path]]:
+    """Collect the path of every record read inside the block: what a report was built from,
+    and so exactly what its committed evidence must hold."""
+    read: set[Path] = set()
+    _READ_LOGS.append(read)
+    try:
+        yield read
+    finally:
+        _READ_LOGS.remove(read)
+
+
 def read_record(path: Path) -> dict | None:
     """A record, or None when it is absent or unreadable (a half-written file is not trusted)."""
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+    for log in _READ_LOGS:
+        log.add(path)
+    return record
 
 
 def evidence_path(path: Path) -> Path:
