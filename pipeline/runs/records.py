@@ -93,7 +93,7 @@ def reads_logged() -> Iterator[set[Path]]:
     try:
         yield read
     finally:
-        _READ_LOGS.remove(read)
+        _READ_LOGS.pop()
 
 
 def read_record(path: Path) -> dict | None:
