@@ -17,10 +17,11 @@ from pipeline.data.sources import DataNotFoundError
 from pipeline.model.shapes import InfeasibleSpec
 from pipeline.progress import console
 from pipeline.redaction import redact, redact_log_records
+from pipeline.runs.records import EvidenceError
 from pipeline.stores import bound_http_retries, check_store
 from pipeline.validation import ConfigError
 
-USER_ERRORS = (ConfigError, DataNotFoundError, IdxError, InfeasibleSpec)
+USER_ERRORS = (ConfigError, DataNotFoundError, IdxError, InfeasibleSpec, EvidenceError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,12 +114,26 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]error:[/] {escape(redact(error))}", highlight=False,
                       soft_wrap=True)
         return 2
-    except Exception:  # noqa: BLE001 - a bug still shows its traceback, passwords masked
+    except Exception as error:  # noqa: BLE001 - a bug still shows its traceback, masked
+        if busy_store(error, arguments):
+            return 2
         console.print(escape(redact(traceback.format_exc())), highlight=False)
         return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished runs are saved; run again to resume")
         return 130
+
+
+def busy_store(error: Exception, arguments: argparse.Namespace) -> bool:
+    """One line, not a SQLAlchemy traceback, when the MLflow store stayed locked."""
+    from pipeline.runs.tracking import locked_store_line, store_locked, tracking_uri
+
+    if not store_locked(error):
+        return False
+    uri = tracking_uri(load_project(arguments.params))
+    console.print(f"[bold red]error:[/] {escape(redact(locked_store_line(uri)))}",
+                  highlight=False, soft_wrap=True)
+    return True
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -168,7 +183,19 @@ def train_stage(project, arguments) -> int:
 
     write_run_settings(project)
     with shared_run_cache(project):
+        seed_committed_evidence(project)
         return train_grid(project, arguments)
+
+
+def seed_committed_evidence(project) -> None:
+    """Records kept in git beside the report become cache entries (a clean clone retrains
+    nothing they answer)."""
+    from pipeline.runs.committed_evidence import evidence_dir, seed_from_evidence
+
+    folder = evidence_dir(project.reports_dir)
+    seeded = seed_from_evidence(folder, project.results_dir)
+    if seeded:
+        console.print(f"evidence: {seeded} record(s) restored from {folder}")
 
 
 def train_grid(project, arguments) -> int:

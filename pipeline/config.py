@@ -16,6 +16,7 @@ DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 PARAMS_ENV = "CNN_LAB_PARAMS"
 HOME_ENV = "CNN_LAB_HOME"  # the project checkout that owns data, stores and the run cache
 DVC_TEMP_MARKER = "/.dvc/tmp/exps/"  # where `dvc exp run --queue/--temp` runs a stage
+TRAIN_IMAGES = 60_000  # training images of each dataset; the validation split is carved from them
 
 
 class DataConfig(Strict):
@@ -23,7 +24,8 @@ class DataConfig(Strict):
 
     dir: str | None = Field(default=None, description=f"overridden by ${DATA_DIR_ENV}")
     datasets: list[DatasetName] = ["mnist", "fashion_mnist"]
-    validation_size: int = Field(default=5000, ge=1)
+    validation_size: int = Field(default=5000, ge=1, lt=TRAIN_IMAGES, description=(
+        f"carved from the {TRAIN_IMAGES:,} training images of MNIST and Fashion-MNIST"))
     split_seed: int = 0
     verify_digests: bool = True
     allow_download: bool = True

@@ -12,6 +12,7 @@ against a reference run set), so controls and other references reuse it.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,15 @@ from pipeline.evidence.settle import Settle, settle
 from pipeline.evidence.verdicts import UNDECIDED, Verdict, decide_all
 from pipeline.grid.expansion import grid_models
 from pipeline.model.shapes import check_feasible
-from pipeline.runs.records import DONE, read_evidence, read_record, record_path
+from pipeline.runs.records import (
+    DONE,
+    RETRAIN,
+    EvidenceError,
+    evidence_path,
+    read_evidence,
+    read_record,
+    record_path,
+)
 from pipeline.specs.factors import FACTOR_NAMES
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.model import ModelSpec
@@ -109,7 +118,26 @@ def pair_table(results_dir: Path, comparison: Comparison, training: TrainingReci
                               seeds)
     baseline = correct_by_seed(results_dir, comparison.dataset, comparison.baseline, training,
                                seeds)
+    lengths = {(model, seed): len(right) for model, found in
+               ((comparison.variant, variant), (comparison.baseline, baseline))
+               for seed, right in found.items()}
+    if len(set(lengths.values())) > 1:
+        raise unequal_evidence(results_dir, comparison, training, lengths)
     return paired_by_seed(variant, baseline)
+
+
+def unequal_evidence(results_dir: Path, comparison: Comparison, training: TrainingRecipe,
+                     lengths: dict) -> EvidenceError:
+    """One line naming the predictions file whose length differs from the others' (the
+    smallest group of lengths), instead of a ValueError from the paired statistics."""
+    counts = Counter(lengths.values())
+    odd = min(counts, key=lambda length: (counts[length], length))
+    usual = max(counts, key=lambda length: (counts[length], -length))
+    model, seed = next(key for key, length in lengths.items() if length == odd)
+    path = evidence_path(record_path(results_dir, RunSpec(
+        dataset=comparison.dataset, seed=seed, model=model, training=training)))
+    return EvidenceError(f"{path}: {odd} predictions where the other runs of "
+                         f"{comparison.dataset} have {usual}; delete it and {RETRAIN}")
 
 
 def paired_by_seed(variant: dict[int, np.ndarray],

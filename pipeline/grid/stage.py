@@ -26,9 +26,8 @@ from pipeline.runs.records import (
     base_record,
     cache_key,
     code_fingerprint,
-    read_record,
     record_path,
-    reusable,
+    reusable_at,
     write_record,
 )
 from pipeline.specs.grid import GridSpec
@@ -78,7 +77,7 @@ def plan_grid(project: Project, grid: GridSpec | None = None,
         path = record_path(project.results_dir, run.spec)
         if run.infeasible:
             plan.infeasible.append(run)
-        elif reusable(read_record(path), key):
+        elif reusable_at(path, key):
             plan.reused.append(run)
         else:
             plan.pending.append(run)
@@ -90,7 +89,7 @@ def record_infeasible(project: Project, plan: GridPlan) -> None:
     for run in plan.infeasible:
         key = plan.key_of(run)
         path = record_path(project.results_dir, run.spec)
-        if not reusable(read_record(path), key):
+        if not reusable_at(path, key):
             record = base_record(run.spec, key, plan.digests[run.spec.dataset],
                                  plan.code_version)
             record.update(status=INFEASIBLE, reason=run.infeasible)

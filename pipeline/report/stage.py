@@ -38,7 +38,7 @@ from pipeline.report.figures import (
 )
 from pipeline.report.html_page import write_html
 from pipeline.report.pareto import fronts_of, pareto_section
-from pipeline.report.publish import best_runs, publish
+from pipeline.report.publish import best_runs, incomplete, publish
 from pipeline.report.recipe_gap import recipe_gap_section
 from pipeline.report.references import reference_frame, references_section
 from pipeline.report.results import collect_runs, summarize_variants
@@ -50,6 +50,8 @@ from pipeline.report.verdict_tables import (
     level_label,
     variant_rank_agreement,
 )
+from pipeline.runs.committed_evidence import evidence_dir, export_evidence, seed_from_evidence
+from pipeline.runs.records import reads_logged, require_evidence
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.run import RunSpec, variant_id
 
@@ -67,6 +69,7 @@ def evaluate(project: Project, grid: GridSpec):
     """Replay the adaptive seeds, collect every run, decide every comparison."""
     training = project.params.training_recipe()
     settings = evidence_settings(project, grid)
+    require_evidence(project.results_dir, training)
     replication = replicate(grid, training, project.results_dir, settings)
     runs = collect_runs(project, grid, replication.extra_seeds)
     comparisons = grid_comparisons(grid)
@@ -76,7 +79,26 @@ def evaluate(project: Project, grid: GridSpec):
 
 
 def build_report(project: Project) -> dict:
-    """Write every report file for the active profile's grid; returns the metrics written."""
+    """Write every report file for the active profile's grid; returns the metrics written.
+
+    Committed evidence beside the report fills in records results/runs lacks (a clean
+    clone rebuilds the committed report); a complete study refreshes that evidence with
+    exactly the records the report read.
+    """
+    folder = evidence_dir(project.reports_dir)
+    seeded = seed_from_evidence(folder, project.results_dir)
+    if seeded:
+        console.print(f"evidence: {seeded} record(s) restored from {folder}")
+    with reads_logged() as read:
+        metrics, held_back = write_report(project)
+    if held_back is None:
+        count = export_evidence(sorted(read), folder)
+        console.print(f"evidence: {count} record(s) kept in {folder}")
+    return metrics
+
+
+def write_report(project: Project) -> tuple[dict, str | None]:
+    """The report files; returns the metrics and why the study is incomplete (or None)."""
     grid = project.load_grid()
     reports_dir = project.reports_dir
     figures_dir = reports_dir / "figures"
@@ -108,13 +130,14 @@ def build_report(project: Project) -> dict:
                f"CNN ablation report: {grid.name} ({project.params.profile})")
     metrics = report_metrics(project, grid, runs, variants, frame, replication)
     (reports_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    held_back = incomplete(runs, frame)
     publish(project, grid, [reports_dir / name for name in REPORT_FILES], figures_dir,
-            best_runs(runs, frame, baseline_ids(grid)))
+            best_runs(runs, frame, baseline_ids(grid)), held_back)
     console.print(summary_table(f"report -> {reports_dir}", [
         ("runs", len(runs)), *[(status, count) for status, count in metrics["runs"].items()],
         *[(verdict, count) for verdict, count in frame["verdict"].value_counts().items()],
         ("figures", len(list(figures_dir.glob("*.png"))))]))
-    return metrics
+    return metrics, held_back
 
 
 def curve_section(project: Project, grid: GridSpec, runs: pd.DataFrame, frame: pd.DataFrame,

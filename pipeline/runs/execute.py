@@ -6,7 +6,7 @@ import time
 
 from pipeline.data.prepared import Splits
 from pipeline.runs.records import DONE, EVIDENCE, FAILED, base_record, cache_key
-from pipeline.runs.tracking import Tracker
+from pipeline.runs.tracking import Tracker, store_locked
 from pipeline.specs.run import RunSpec
 from pipeline.training.device import check_precision, device_info
 from pipeline.training.train import train_run
@@ -47,7 +47,9 @@ def execute_run(spec: RunSpec, splits: Splits, tracker: Tracker, parent_run_id: 
         reason = "pruned" if not isinstance(stop, KeyboardInterrupt) else "interrupted"
         tracker.close_child("KILLED", {"status": reason})
         raise
-    except Exception as error:  # noqa: BLE001 - a failed run is data, not a crash
+    except Exception as error:  # a failed run is data, not a crash
+        if store_locked(error):
+            raise  # the store's fault, not the run's: no failed record; it trains again
         reason = f"{type(error).__name__}: {error}"
         tracker.close_child("FAILED", {"status": FAILED, "failure_reason": reason[:4000]})
         record.update(status=FAILED, reason=reason, finished_at=time.time())

@@ -30,9 +30,8 @@ from pipeline.redaction import redact
 from pipeline.runs.records import (
     EVIDENCE,
     decode_evidence,
-    read_record,
     record_path,
-    reusable,
+    reusable_at,
     write_record,
 )
 from pipeline.specs.run import RunSpec
@@ -118,7 +117,7 @@ def collect_results(study: optuna.Study, project: Project) -> int:
             record[EVIDENCE] = decode_evidence(trial.user_attrs["evidence"])
         spec = RunSpec.model_validate(record["spec"])
         path = record_path(project.results_dir, spec)
-        if not reusable(read_record(path), record["cache_key"]):
+        if not reusable_at(path, record["cache_key"]):
             write_record(path, record)
             written += 1
     return written
