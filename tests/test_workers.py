@@ -37,7 +37,7 @@ def make_project(root, data_dir, tracking_uri, grid=GRID, **profile):
 
 def start_worker(project, storage, study, *extra):
     command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "worker",
-               "--storage", storage, "--study", study, "--threads", "1", *extra]
+               "--storage", storage, "--study", study, *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("MLFLOW_TRACKING_URI", None)
     log = (project.root / f"worker-{time.monotonic_ns()}.log").open("w")
