@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_project  # noqa: E402
 from pipeline.data.prepare import prepare_all  # noqa: E402
-from pipeline.workers.coordinator import enqueue_only  # noqa: E402
 from pipeline.workers.queue import open_storage  # noqa: E402
+from tests.grid_study import enqueue_only  # noqa: E402
 
 
 def make_project(root: Path, cells: int, train_samples: int, epochs: int):

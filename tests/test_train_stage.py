@@ -4,6 +4,11 @@ and adaptive runs, and local parallel jobs that train exactly what one process t
 from __future__ import annotations
 
 import os
+import re
+import signal
+import subprocess
+import sys
+import time
 
 import mlflow
 import pytest
@@ -13,8 +18,8 @@ from pipeline.data.prepare import prepare_all
 from pipeline.grid.executor import InProcess
 from pipeline.grid.stage import run_grid
 from pipeline.runs.records import DONE, read_record
-from pipeline.workers.local import LocalJobs, job_count
-from tests.conftest import TINY_GRID, write_project
+from pipeline.workers.local import RUNS_PER_PROCESS, LocalJobs, job_count
+from tests.conftest import REPO_ROOT, TINY_GRID, write_project
 
 ADAPTIVE_GRID = {"name": "adaptive", "datasets": ["mnist"], "seeds": {"initial": 1, "max": 2},
                  "cnn": {"baseline": {"arch": "cnn", "filters": [4, 8, 8], "dense_units": [8]},
@@ -99,3 +104,61 @@ def test_auto_jobs_is_one_per_core(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
     assert job_count("auto") == 3
     assert job_count(2) == 2
+
+
+def running_workers(journal) -> set[str]:
+    """The `host:pid` of each job holding a running cell, read from the local journal."""
+    import optuna
+
+    from pipeline.workers.queue import WORKER_ATTR, open_storage
+
+    try:
+        (study,) = optuna.get_all_study_summaries(open_storage(f"journal:///{journal}"))
+        loaded = optuna.load_study(study_name=study.study_name,
+                                   storage=open_storage(f"journal:///{journal}"))
+    except (ValueError, KeyError):
+        return set()
+    return {trial.system_attrs.get(WORKER_ATTR) for trial in loaded.get_trials(
+        states=(optuna.trial.TrialState.RUNNING,)) if WORKER_ATTR in trial.system_attrs}
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_job_and_closes_their_runs(tmp_path, synthetic_data_dir):
+    import psutil
+
+    project = make(tmp_path / "stop", synthetic_data_dir, {**TINY_GRID, "seeds": [0, 1]})
+    command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "train",
+               "--jobs", "2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    stage = subprocess.Popen(command, cwd=project.root, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    journal = project.root / "results" / "jobs" / "journal.log"
+    deadline, workers = time.time() + 300, set()
+    while len(workers) < 2 and time.time() < deadline:
+        assert stage.poll() is None, "the stage ended before both jobs ran"
+        time.sleep(1)
+        workers = running_workers(journal) if journal.exists() else set()
+    assert len(workers) == 2
+    time.sleep(3)  # both are inside training now
+    stage.send_signal(signal.SIGINT)
+    assert stage.wait(timeout=120) == 130
+    pids = [int(worker.rsplit(":", 1)[1]) for worker in workers]
+    time.sleep(1)
+    alive = [pid for pid in pids if psutil.pid_exists(pid)
+             and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], "every job stops with the stage"
+    client = mlflow.MlflowClient(project.params.mlflow.tracking_uri)
+    experiment = client.get_experiment_by_name("cnn-ablation/tiny")
+    statuses = [run.info.status for run in client.search_runs([experiment.experiment_id])]
+    assert "RUNNING" not in statuses and statuses.count("KILLED") >= 3  # 2 jobs' runs, parent
+
+
+@pytest.mark.slow
+def test_a_job_process_grows_by_less_than_100_mb():
+    """A job leaves after RUNS_PER_PROCESS runs; the benchmark measures that many in one."""
+    script = REPO_ROOT / "benchmarks" / "memory_long_grid.py"
+    done = subprocess.run([sys.executable, str(script), "--runs", str(RUNS_PER_PROCESS)],
+                          capture_output=True, text=True, timeout=900)
+    grown = re.search(r"a job process \(at most \d+ runs\) grows ([+-]\d+) MB", done.stderr)
+    assert grown, done.stderr[-2000:]
+    assert float(grown.group(1)) < 100 and done.returncode == 0

@@ -1,9 +1,5 @@
-"""How the train stage's pending runs get trained: one small interface, several executors.
-
-An executor takes the plan, the runs to train and the run context (tracker, parent run,
-code version, tags) and returns once each run has its record in results/runs, or was given
-up. `InProcess` trains them here, one after another; pipeline.workers has the executors
-that go through an Optuna study (shared by workers, or N local processes).
+"""How the train stage's pending runs get trained: `InProcess` here, one after another;
+pipeline.workers: through a shared Optuna study (`StudyExecutor`) or N local jobs.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """The DVC `train` stage: run every grid cell that has no valid result yet.
 
-One loop for every way of training: plan (which cells are cached, infeasible or pending),
-let the executor train the pending cells, then replay the adaptive replication on the stored
-results (a pure function of them) for the seeds they call for; until no seed is added. The
-executor is the only part that differs: in this process (pipeline.grid.executor), through
-an Optuna study with workers, or N local processes (pipeline.workers). Planning needs no
-TensorFlow, so an up-to-date grid costs well under a second; results are written one file
-per run as each finishes, so a killed stage resumes with the unfinished runs only.
+One loop for every executor (pipeline.grid.executor): plan, execute the pending runs, then
+ask the adaptive replication (a pure function of the stored results) for more seeds; until
+none is added. Records are written one per run as each finishes, so a killed stage resumes.
 """
 
 from __future__ import annotations
@@ -88,51 +84,43 @@ def run_grid(project: Project, executor: Executor | None = None,
     return outcome
 
 
-class ParentOnDemand:
-    """The stage's MLflow parent run, opened only when a run is about to train; it ends with
-    the trained and failed counts."""
+class ParentOnDemand(ExitStack):
+    """The stage's MLflow parent run, opened when the first run is about to train; it ends
+    with the trained and failed counts."""
 
     def __init__(self, project: Project, grid: GridSpec, tags: dict[str, str],
                  outcome: GridOutcome):
+        super().__init__()
         self.project, self.grid, self.outcome = project, grid, outcome
-        self.tags = {"grid": grid.name, "profile": project.params.profile, **tags}
-        self.stack = ExitStack()
+        self.tags = {"grid": grid.name, "profile": project.params.profile}
+        self.parent_tags = {**self.tags, **tags}
         self.parent = self.opened = None
-
-    def __enter__(self) -> ParentOnDemand:
-        self.stack.__enter__()
-        return self
 
     def __exit__(self, *exc_info) -> bool:
         if self.parent is not None:
             self.parent.metrics = {"runs.trained": len(self.outcome.trained),
                                    "runs.failed": len(self.outcome.failed)}
             self.parent.failed = bool(self.outcome.failed or self.outcome.unfinished)
-        return self.stack.__exit__(*exc_info)
+        return super().__exit__(*exc_info)
 
     def context(self, plan: GridPlan) -> RunContext:
-        """The run context under the parent run (opened by the first call)."""
-        if self.opened is None:
-            self.opened = self.open(plan)
-        return self.opened
-
-    def open(self, plan: GridPlan) -> RunContext:
+        """The run context under the parent run (opened, with the plan's counts, at first)."""
         from pipeline.runs.execute import RunContext
         from pipeline.runs.tracking import Tracker
 
-        tracker = Tracker(self.project, experiment_name(self.project, self.grid),
-                          description=self.grid.description)
-        closed = tracker.close_abandoned_runs()
-        if closed:
-            console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed train stage")
-        counts = {"runs.total": len(plan.runs), "runs.pending": len(plan.pending),
-                  "runs.cached": len(plan.reused), "runs.infeasible": len(plan.infeasible)}
-        name = f"grid {self.grid.name} ({self.project.params.profile})"
-        self.parent = self.stack.enter_context(
-            tracker.parent_run(name, {**self.tags, **counts}, self.tags))
-        self.outcome.parent_run_id = self.parent.run_id
-        return RunContext(tracker, self.parent.run_id, plan.code_version,
-                          {"grid": self.grid.name, "profile": self.project.params.profile})
+        if self.opened is None:
+            tracker = Tracker(self.project, experiment_name(self.project, self.grid),
+                              description=self.grid.description)
+            if closed := tracker.close_abandoned_runs():
+                console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed stage")
+            counts = {"runs.total": len(plan.runs), "runs.pending": len(plan.pending),
+                      "runs.cached": len(plan.reused), "runs.infeasible": len(plan.infeasible)}
+            self.parent = self.enter_context(tracker.parent_run(
+                f"grid {self.grid.name} ({self.project.params.profile})",
+                {**self.parent_tags, **counts}, self.parent_tags))
+            self.outcome.parent_run_id = self.parent.run_id
+            self.opened = RunContext(tracker, self.parent.run_id, plan.code_version, self.tags)
+        return self.opened
 
 
 def announce(plan: GridPlan, todo: list[GridRun], first: bool) -> None:

@@ -1,11 +1,6 @@
-"""The train stage's study executor: runs go through an Optuna study on a shared storage.
-
-`StudyExecutor.execute` enqueues each pending run once, publishes what workers need to join
-(code version, data digests, the MLflow parent run), works as one worker among others
-unless told not to, waits until no cell is waiting or running, then writes every finished
-cell's record into results/runs. `python -m pipeline worker` joins from any machine that
-reaches the storage and has the prepared data; pipeline.workers.local starts such workers
-as local processes.
+"""The train stage's study executor: enqueue the runs on a shared Optuna study, publish what
+workers need to join, work as one of them, wait for the others, collect every record.
+`python -m pipeline worker` joins from any machine that reaches the storage.
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline.config import Project
-from pipeline.grid.plan import GridPlan, plan_grid
+from pipeline.grid.plan import GridPlan
 from pipeline.progress import console
 from pipeline.redaction import redact
 from pipeline.runs.records import (
@@ -59,17 +54,13 @@ class StudyExecutor:
         publish(study, plan, context, self.project.params.mlflow.log_models)
         console.print(f"study [bold]{self.name}[/]: enqueued {enqueued} cells "
                       f"({len(runs) - enqueued} already queued or done)")
-        self.work(study, context)
-        wait_for_workers(study, self.settings, context.tracker)
-        collect_results(study, self.project)
-
-    def work(self, study: optuna.Study, context: RunContext) -> None:
-        """Take cells here too, or say what the others are waited for."""
         if self.work_here:
             work(study, self.project, self.settings, "coordinator")
         elif count(study, TrialState.WAITING):
             console.print("waiting for workers (`python -m pipeline worker --study "
                           f"{study.study_name} ...`) to take the queued cells")
+        wait_for_workers(study, self.settings, context.tracker)
+        collect_results(study, self.project)
 
 
 def open_grid_study(storage_url: str, name: str) -> optuna.Study:
@@ -101,26 +92,6 @@ def publish(study: optuna.Study, plan: GridPlan, context: RunContext, log_models
         study.set_user_attr(key, value)
 
 
-def enqueue_only(project: Project, storage_url: str, study_name: str | None = None):
-    """Enqueue the grid for workers started by someone else (benchmarks, tests): the parent
-    run stays open for their child runs. Returns the study, the plan and the parent run id."""
-    from pipeline.grid.executor import experiment_name
-    from pipeline.runs.execute import RunContext
-    from pipeline.runs.tracking import Tracker
-
-    plan = plan_grid(project)
-    tracker = Tracker(project, experiment_name(project, plan.grid),
-                      description=plan.grid.description)
-    tags = {"grid": plan.grid.name}
-    parent = tracker.start_parent(f"grid {plan.grid.name} ({project.params.profile}, workers)",
-                                  tags, tags)
-    study = open_grid_study(storage_url, study_name or grid_study_name(plan.grid.name))
-    enqueue_cells(study, plan, plan.pending)
-    publish(study, plan, RunContext(tracker, parent, plan.code_version),
-            project.params.mlflow.log_models)
-    return study, plan, parent
-
-
 def collect_results(study: optuna.Study, project: Project) -> int:
     """Write the record of every finished cell of the study into results/runs."""
     written = 0
@@ -138,12 +109,8 @@ def collect_results(study: optuna.Study, project: Project) -> int:
     return written
 
 
-def wait_for_workers(study: optuna.Study, settings: WorkerSettings, tracker,
-                     on_poll=None) -> None:
-    """Wait until no cell is waiting or running, reaping (and closing) dead workers' cells;
-    `on_poll()` runs at each poll (progress, checks on local workers)."""
+def wait_for_workers(study: optuna.Study, settings: WorkerSettings, tracker) -> None:
+    """Wait until no cell is waiting or running, reaping (and closing) dead workers' cells."""
     while count(study, TrialState.WAITING, TrialState.RUNNING):
         reap_cells(study, settings, tracker)
-        if on_poll is not None:
-            on_poll()
         time.sleep(settings.poll_s)

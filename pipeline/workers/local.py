@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from pipeline.runs.execute import RunContext
 
 POLL_S = 0.5
+# A job process leaves after this many runs and a fresh one takes its place: Keras/TensorFlow
+# keep about 10 MB per finished run in a process (benchmarks/memory_long_grid.py), so a job
+# never grows by more than about 80 MB however long the grid.
+RUNS_PER_PROCESS = 8
 
 
 def available_cores() -> int:
@@ -67,14 +71,16 @@ class LocalJobs:
             return InProcess(self.project).execute(plan, runs, context)
         journal = self.folder / "journal.log"
         self.folder.mkdir(parents=True, exist_ok=True)
-        journal.unlink(missing_ok=True)  # each call enqueues exactly the runs it was given
+        for stale in (journal, *self.folder.glob("job-*.log")):
+            stale.unlink(missing_ok=True)  # each call enqueues exactly the runs it was given
         url = f"{JOURNAL_PREFIX}{journal.resolve()}"
         study = open_grid_study(url, grid_study_name(plan.grid.name))
         enqueue_cells(study, plan, runs)
         publish(study, plan, context, self.project.params.mlflow.log_models)
         processes = [self.start(url, study.study_name, number) for number in range(jobs)]
         try:
-            watch(study, processes, len(runs))
+            watch(study, processes, len(runs),
+                  lambda number: self.start(url, study.study_name, number))
         except KeyboardInterrupt:
             console.print(f"[yellow]stopping {jobs} job(s)[/]")
             for process in processes:
@@ -89,28 +95,34 @@ class LocalJobs:
         return self.folder / f"job-{number + 1}.log"
 
     def start(self, url: str, study_name: str, number: int) -> subprocess.Popen:
-        """One `pipeline worker` in its own process group, leaving when no cell waits."""
+        """One `pipeline worker` in its own process group, leaving when no cell waits or after
+        RUNS_PER_PROCESS runs."""
         command = [sys.executable, "-m", "pipeline", "--params", str(self.project.params_path),
-                   "worker", "--storage", url, "--study", study_name, "--no-wait"]
+                   "worker", "--storage", url, "--study", study_name, "--no-wait",
+                   "--max-runs", str(RUNS_PER_PROCESS)]
         root = str(Path(pipeline.__file__).resolve().parent.parent)
         path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-        with self.log_path(number).open("w") as log:
+        with self.log_path(number).open("a") as log:
             return subprocess.Popen(command, cwd=self.project.root, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True,
                                     env={**os.environ, "PYTHONPATH": path})
 
 
-def watch(study: optuna.Study, processes: list[subprocess.Popen], total: int) -> None:
+def watch(study: optuna.Study, processes: list[subprocess.Popen], total: int,
+          restart) -> None:
     """Show each job's run and the overall progress (with an ETA) until no cell waits or
-    runs, or every job has exited."""
-    jobs = {f"{process.pid}": number for number, process in enumerate(processes)}
+    runs, or every job has exited; a job that left after its runs is `restart(number)`ed."""
     with make_progress() as progress:
         overall = progress.add_task(f"{len(processes)} jobs", total=total)
         lines = [progress.add_task(f"job {number + 1}: starting", total=None)
                  for number in range(len(processes))]
         while count(study, TrialState.WAITING, TrialState.RUNNING):
+            for number, process in enumerate(processes):
+                if process.poll() == 0 and count(study, TrialState.WAITING):
+                    processes[number] = restart(number)
             if all(process.poll() is not None for process in processes):
                 break
+            jobs = {str(process.pid): number for number, process in enumerate(processes)}
             for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 pid = str(trial.system_attrs.get(WORKER_ATTR, "")).rsplit(":", 1)[-1]
                 if pid in jobs:

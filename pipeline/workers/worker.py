@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.config import Project
+from pipeline.config import Project, WorkersConfig
 from pipeline.data.prepared import Splits, load_prepared
 from pipeline.progress import console
 from pipeline.redaction import is_redacted
@@ -49,20 +49,18 @@ PARENT_RUN_ATTR = "lab:mlflow_parent_run_id"
 
 @dataclass
 class WorkerSettings:
-    """Lease timing and stopping rules of a worker."""
+    """Lease timing and stopping rules of a worker (defaults: params `workers`)."""
 
-    heartbeat_s: float = 10.0
-    grace_s: float = 60.0
+    heartbeat_s: float = WorkersConfig().heartbeat_s
+    grace_s: float = WorkersConfig().grace_s
     poll_s: float = 2.0
-    max_retries: int = 2
+    max_retries: int = WorkersConfig().max_retries
     wait_for_running: bool = True
     max_runs: int | None = None
 
     @classmethod
-    def from_params(cls, workers) -> WorkerSettings:
-        """The lease timing and retry limit of params `workers`."""
-        return cls(heartbeat_s=workers.heartbeat_s, grace_s=workers.grace_s,
-                   max_retries=workers.max_retries)
+    def from_params(cls, workers: WorkersConfig) -> WorkerSettings:
+        return cls(workers.heartbeat_s, workers.grace_s, max_retries=workers.max_retries)
 
 
 @dataclass
