@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_storage_options(train)
     train.add_argument("--no-work", action="store_true",
                        help="with --storage: only enqueue and wait for other workers")
+    train.add_argument("--jobs", default=None, type=jobs_value, metavar="N|auto",
+                       help="training processes on this machine (default: params `jobs`, "
+                            "auto = one per core); results are the same for any N")
     worker = commands.add_parser("worker", help="join a grid or sweep study on shared storage")
     worker.set_defaults(handler=join_study)
     add_storage_options(worker)
@@ -43,8 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_budget_options(worker, default_trials=None)
     worker.add_argument("--no-wait", action="store_true",
                         help="leave when no cell is waiting, even if others still run")
-    worker.add_argument("--threads", type=int, default=None,
-                        help="TensorFlow intra/inter-op threads for this worker")
     sweep = commands.add_parser("sweep", help="create or resume an Optuna sweep")
     sweep.set_defaults(handler=sweep_study)
     sweep.add_argument("spec", type=Path, help="sweep spec, e.g. experiments/sweep.yaml")
@@ -83,6 +84,13 @@ def add_bench_command(commands) -> None:
                        help="a finished run's results/runs, for the stage-overhead case")
 
 
+def jobs_value(text: str) -> int | str:
+    """`--jobs`: a positive number or `auto`."""
+    if text == "auto" or (text.isdigit() and int(text) >= 1):
+        return text if text == "auto" else int(text)
+    raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {text!r}")
+
+
 def add_budget_options(parser: argparse.ArgumentParser, default_trials: int | None) -> None:
     """A sweep's study-wide trial budget (issue 10): --trials N in all, or --add-trials N."""
     budget = parser.add_mutually_exclusive_group()
@@ -104,7 +112,10 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.training.threads import fix_threads
+
     arguments = build_parser().parse_args(argv)
+    fix_threads()  # before TensorFlow starts: every run, alone or beside others, alike
     signal.signal(signal.SIGTERM, _interrupt)
     bound_http_retries()
     redact_log_records()
@@ -199,24 +210,31 @@ def seed_committed_evidence(project) -> None:
 
 
 def train_grid(project, arguments) -> int:
-    """The DVC train stage: in this process, or through a shared storage with workers."""
+    """The DVC train stage: in this process, in N local processes, or through a shared
+    storage with workers; one stage, the executor differs."""
+    from pipeline.grid.stage import run_grid
+
     storage = arguments.storage or project.params.workers.storage
     check_stores(project, storage)
-    if storage is None:
-        from pipeline.grid.stage import run_grid
-
-        outcome = run_grid(project)
-    else:
-        from pipeline.workers.coordinator import run_grid_with_workers
-
-        outcome = run_grid_with_workers(project, storage,
-                                        arguments.study or project.params.workers.study,
-                                        worker_settings(project),
-                                        work_here=not arguments.no_work)
+    outcome = run_grid(project, choose_executor(project, arguments, storage))
     if outcome.failed:
         console.print(f"[yellow]{len(outcome.failed)} run(s) failed[/]; the report lists them. "
                       "Fix the cause, then `dvc repro -f -s train` retrains only those.")
     return 0
+
+
+def choose_executor(project, arguments, storage: str | None):
+    """A shared study when a storage is given; else N local jobs (1: this process)."""
+    if storage is not None:
+        from pipeline.workers.coordinator import StudyExecutor, grid_study_name
+
+        name = arguments.study or project.params.workers.study or grid_study_name(
+            project.load_grid().name)
+        return StudyExecutor(project, storage, name, worker_settings(project),
+                             work_here=not arguments.no_work)
+    from pipeline.workers.local import LocalJobs, job_count
+
+    return LocalJobs(project, job_count(arguments.jobs or project.params.jobs))
 
 
 def check_stores(project, storage: str | None) -> None:
@@ -245,10 +263,6 @@ def join_study(project, arguments) -> int:
 
     from pipeline.workers.queue import open_storage
 
-    if arguments.threads:
-        from pipeline.training.train import limit_threads
-
-        limit_threads(arguments.threads)
     url = arguments.storage or project.params.workers.storage
     if url is None or arguments.study is None:
         console.print("[bold red]error:[/] worker needs --storage URL and --study NAME")
@@ -304,7 +318,7 @@ def show_plan(project, arguments) -> None:
         console.print("\n".join(settle_plan_lines(project)), markup=False)
         return
 
-    from pipeline.grid.stage import plan_grid
+    from pipeline.grid.plan import plan_grid
 
     plan = plan_grid(project)
     table = Table(title=f"grid {plan.grid.name}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -81,6 +82,9 @@ class Params(Strict):
     evidence: EvidenceConfig = EvidenceConfig()
     mlflow: MlflowConfig = MlflowConfig()
     workers: WorkersConfig = WorkersConfig()
+    jobs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        default="auto", description="training processes on this machine (`train --jobs`): "
+        "auto = one per core, at most the pending runs; 1 trains in the stage's own process")
     results_dir: str = "results/runs"
     reports_dir: str = "reports"
 

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from pipeline.config import load_project
-from pipeline.grid.stage import plan_grid, run_grid
+from pipeline.grid.plan import plan_grid
+from pipeline.grid.stage import run_grid
 from pipeline.runs.records import DONE, INFEASIBLE, read_record
 from tests.conftest import REPO_ROOT
 

@@ -7,8 +7,9 @@ import yaml
 
 from pipeline.config import load_project
 from pipeline.grid.comparisons import grid_comparisons
+from pipeline.grid.plan import evidence_settings, plan_grid
 from pipeline.grid.replication import replicate
-from pipeline.grid.stage import evidence_settings, plan_grid, run_grid
+from pipeline.grid.stage import run_grid
 from pipeline.specs.run import variant_id
 from tests.synthetic_records import write_finished
 
@@ -38,18 +39,28 @@ def write_pending(project, extra=None) -> int:
     return len(plan.pending)
 
 
+def settle(project, grid):
+    """What the train stage does, with synthetic records for training: ask the replay for
+    seeds, store their runs, ask again until no run is added. Returns it and the additions."""
+    added = []
+    while True:
+        replication = replicate(grid, project.params.training_recipe(), project.results_dir,
+                                evidence_settings(project, grid))
+        written = write_pending(project, replication.extra_seeds)
+        if not written:
+            return replication, added
+        added.append(written)
+
+
 def test_seeds_are_added_only_to_the_undecided_variant_and_its_baseline(project):
     adaptive_grid(project.root)
     project = load_project(project.params_path)
     grid = project.load_grid()
     assert write_pending(project) == 9  # 3 variants x 3 initial seeds
-    added_runs = []
-
-    def train(extra):
-        added_runs.append(write_pending(project, extra))
-
-    replication = replicate(grid, project.params.training_recipe(), project.results_dir,
-                            evidence_settings(project, grid), train=train)
+    first = replicate(grid, project.params.training_recipe(), project.results_dir,
+                      evidence_settings(project, grid))
+    assert len(first.looks) == 1 and first.stopped == "runs of seed 3 not trained yet"
+    replication, added_runs = settle(project, grid)
     ids = {c.variant.pooling: c.variant_id for c in grid_comparisons(grid)}
     baseline = variant_id("mnist", grid.cnn.baseline)
     assert replication.extra_seeds == {("mnist", ids["none"]): [3, 4], ("mnist", baseline): [3, 4]}
@@ -75,8 +86,6 @@ def test_extra_run_budget_stops_replication(project):
     project = load_project(project.params_path)
     write_pending(project)
     grid = project.load_grid()
-    replication = replicate(grid, project.params.training_recipe(), project.results_dir,
-                            evidence_settings(project, grid),
-                            train=lambda extra: write_pending(project, extra))
-    assert replication.extra_seeds == {}
+    replication, added = settle(project, grid)
+    assert replication.extra_seeds == {} and added == []
     assert replication.stopped == "budget of 1 extra runs reached"
