@@ -72,6 +72,7 @@ def run_grid(project: Project, executor: Executor | None = None,
             todo = [run for run in plan.pending if run.spec.run_key not in outcome.executed]
             announce(plan, todo, first=extra is None)
             if todo:
+                check_prepared(project, todo)
                 executor.execute(plan, todo, parent.context(plan))
             outcome.count(plan, todo)
             replication = replicate(grid, training, project.results_dir, settings)
@@ -121,6 +122,15 @@ class ParentOnDemand(ExitStack):
             self.outcome.parent_run_id = self.parent.run_id
             self.opened = RunContext(tracker, self.parent.run_id, plan.code_version, self.tags)
         return self.opened
+
+
+def check_prepared(project: Project, todo: list[GridRun]) -> None:
+    """Read each dataset the runs need here, so corrupt prepared data stops the stage with its
+    one-line error before any executor (or job process) starts."""
+    from pipeline.data.prepared import load_prepared
+
+    for dataset in sorted({run.spec.dataset for run in todo}):
+        load_prepared(project.prepared_dir, dataset)
 
 
 def announce(plan: GridPlan, todo: list[GridRun], first: bool) -> None:
