@@ -281,8 +281,10 @@ def join_study(project, arguments) -> int:
                   evaluate_best=False, seed_offset=os.getpid(),
                   add_trials=arguments.add_trials, timeout_s=arguments.timeout)
         return 0
+    from pipeline.workers.parent_watch import watch_parent
     from pipeline.workers.worker import work
 
+    watch_parent()
     settings = worker_settings(project)
     settings.max_runs = arguments.max_runs
     settings.wait_for_running = not arguments.no_wait

@@ -122,6 +122,15 @@ def running_workers(journal) -> set[str]:
         states=(optuna.trial.TrialState.RUNNING,)) if WORKER_ATTR in trial.system_attrs}
 
 
+def running_children(client) -> list:
+    """The RUNNING child runs of the tiny grid's experiment (none before it exists)."""
+    experiment = client.get_experiment_by_name("cnn-ablation/tiny")
+    if experiment is None:
+        return []
+    return client.search_runs([experiment.experiment_id],
+                              "tags.kind = 'child' and attributes.status = 'RUNNING'")
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_every_job_and_closes_their_runs(tmp_path, synthetic_data_dir):
     import psutil
@@ -139,7 +148,11 @@ def test_ctrl_c_stops_every_job_and_closes_their_runs(tmp_path, synthetic_data_d
         time.sleep(1)
         workers = running_workers(journal) if journal.exists() else set()
     assert len(workers) == 2
-    time.sleep(3)  # both are inside training now
+    client = mlflow.MlflowClient(project.params.mlflow.tracking_uri)
+    while len(running_children(client)) < 2 and time.time() < deadline:
+        assert stage.poll() is None, "the stage ended before both jobs trained"
+        time.sleep(0.5)  # both jobs are inside training once their MLflow runs exist
+    assert len(running_children(client)) == 2
     stage.send_signal(signal.SIGINT)
     assert stage.wait(timeout=120) == 130
     pids = [int(worker.rsplit(":", 1)[1]) for worker in workers]
@@ -147,7 +160,6 @@ def test_ctrl_c_stops_every_job_and_closes_their_runs(tmp_path, synthetic_data_d
     alive = [pid for pid in pids if psutil.pid_exists(pid)
              and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     assert alive == [], "every job stops with the stage"
-    client = mlflow.MlflowClient(project.params.mlflow.tracking_uri)
     experiment = client.get_experiment_by_name("cnn-ablation/tiny")
     statuses = [run.info.status for run in client.search_runs([experiment.experiment_id])]
     assert "RUNNING" not in statuses and statuses.count("KILLED") >= 3  # 2 jobs' runs, parent
@@ -159,6 +171,7 @@ def test_a_job_process_grows_by_less_than_100_mb():
     script = REPO_ROOT / "benchmarks" / "memory_long_grid.py"
     done = subprocess.run([sys.executable, str(script), "--runs", str(RUNS_PER_PROCESS)],
                           capture_output=True, text=True, timeout=900)
-    grown = re.search(r"a job process \(at most \d+ runs\) grows ([+-]\d+) MB", done.stderr)
+    grown = re.search(r"a\s+job\s+process\s+\(at\s+most\s+\d+\s+runs\)\s+grows\s+([+-]\d+)\s+MB",
+                      done.stderr)
     assert grown, done.stderr[-2000:]
     assert float(grown.group(1)) < 100 and done.returncode == 0

@@ -5,7 +5,8 @@ No scheduler of its own: the pending runs go into a fresh Optuna journal file
 workers on other machines take a shared study's cells; each writes its records into
 results/runs. Every run trains with the fixed thread count (pipeline.training.threads), so
 its numbers are the same with 1 or N jobs. Each job runs in its own process group, logs to
-results/jobs/job-<i>.log, and Ctrl-C stops every job (each closes its MLflow run first).
+results/jobs/job-<i>.log, and Ctrl-C stops every job (each closes its MLflow run first);
+a job whose stage was killed stops by itself (pipeline.workers.parent_watch).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pipeline.workers.coordinator import (
     open_grid_study,
     publish,
 )
+from pipeline.workers.parent_watch import PARENT_ENV
 from pipeline.workers.queue import JOURNAL_PREFIX, WORKER_ATTR, count
 
 if TYPE_CHECKING:
@@ -105,7 +107,8 @@ class LocalJobs:
         with self.log_path(number).open("a") as log:
             return subprocess.Popen(command, cwd=self.project.root, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True,
-                                    env={**os.environ, "PYTHONPATH": path})
+                                    env={**os.environ, "PYTHONPATH": path,
+                                         PARENT_ENV: str(os.getpid())})
 
 
 def watch(study: optuna.Study, processes: list[subprocess.Popen], total: int,
