@@ -24,6 +24,8 @@ from pipeline.runs.records import evidence_path, read_record
 from pipeline.runs.tracking import BUSY_WAIT_ENV, Tracker
 from tests.conftest import TINY_GRID, write_project
 
+pytestmark = pytest.mark.slow  # every test here trains the tiny grid first (module fixture)
+
 GRID = {**TINY_GRID, "seeds": [0, 1],
         "cnn": {**TINY_GRID["cnn"], "axes": {"pooling": ["max", "avg"]}, "crossed": []}}
 REPORT_FILES = ("ablation.md", "ablation.html", "comparisons.csv", "results.csv",

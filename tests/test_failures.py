@@ -63,6 +63,7 @@ def test_log_records_are_redacted(caplog):
     assert SECRET not in caplog.text and "http://u:***@host:5000" in caplog.text
 
 
+@pytest.mark.slow
 def test_unreachable_mlflow_server_fails_fast_in_one_line(project):
     url = f"http://u:{SECRET}@127.0.0.1:{free_port()}"
     code, output, seconds = run_cli("--params", str(project.params_path), "train",
@@ -202,6 +203,7 @@ def test_missing_data_dir_variable_is_said_and_the_search_goes_on(project, capsy
     assert f"$CNN_LAB_DATA_DIR = {tmp_path / 'no-such-folder'}: folder is missing" in text
 
 
+@pytest.mark.slow
 def test_download_attempt_gives_up_within_seconds(tmp_path, synthetic_data_dir):
     """The download's own share of the time is bounded: the same command without a download
     attempt, plus importing Keras (which the download needs), is the yardstick, so a loaded
@@ -237,6 +239,7 @@ def lose_a_worker(study, grace_s: float) -> int:
     return trial.number
 
 
+@pytest.mark.slow
 def test_cell_lost_max_retries_times_is_recorded_failed_not_requeued(project, tmp_path):
     storage = f"sqlite:///{tmp_path / 'grid.db'}"
     study, _, _ = enqueue_only(project, storage)

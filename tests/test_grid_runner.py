@@ -31,6 +31,7 @@ def child_runs(project):
     return [run for run in runs if run.data.tags.get("kind") == "child"], runs
 
 
+@pytest.mark.slow
 def test_grid_trains_logs_and_caches(project):
     outcome = run_grid(project)
     assert len(outcome.trained) == 5 and not outcome.failed

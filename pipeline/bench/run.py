@@ -85,8 +85,8 @@ def run_bench(project: Project, output: Path | None, quick: bool, records_dir: P
     speeds = measure_speeds(params, sizes, precisions)
     scaling = measure_scaling(params, sizes)
     recipe = project.params.training_recipe()
-    effect = (measure_effect(params, sizes, recipe, project.params.data.datasets, precisions)
-              if machine.bf16 else {})
+    datasets = project.params.data.datasets[:1] if quick else project.params.data.datasets
+    effect = measure_effect(params, sizes, recipe, datasets, precisions) if machine.bf16 else {}
     samples = sizes.effect_samples or recipe.train_samples
     recipe_text = (f"{samples or 'all'} images x {recipe.epochs} epoch(s), batch "
                    f"{recipe.batch_size}")
