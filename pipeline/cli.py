@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_storage_options(train)
     train.add_argument("--no-work", action="store_true",
                        help="with --storage: only enqueue and wait for other workers")
+    add_budget_guard_options(train)
     worker = commands.add_parser("worker", help="join a grid or sweep study on shared storage")
     worker.set_defaults(handler=join_study)
     add_storage_options(worker)
@@ -59,9 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8080)
     commands.add_parser("report", help="write reports/ablation.md, results.csv and figures"
                         ).set_defaults(handler=report)
-    plan = commands.add_parser("plan", help="list the grid's runs and whether each is cached")
+    plan = commands.add_parser("plan", help="count the grid's runs, estimate the time of those "
+                               "to train, and list them (a summary for large grids)")
     plan.set_defaults(handler=show_plan)
-    plan.add_argument("--all", action="store_true", help="list cached runs too")
+    plan.add_argument("--all", action="store_true",
+                      help="list every run, cached and infeasible ones too, however many")
+    plan.add_argument("--jobs", type=int, default=1, help="training processes the ETA assumes")
     ui = commands.add_parser("ui", help="serve the MLflow UI for the project's store")
     ui.set_defaults(handler=serve_ui)
     ui.add_argument("--host", default="127.0.0.1")
@@ -79,6 +83,13 @@ def add_budget_options(parser: argparse.ArgumentParser, default_trials: int | No
                         help="sweeps: N trials more than the study holds now")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="sweeps: start no trial after this many seconds")
+
+
+def add_budget_guard_options(parser: argparse.ArgumentParser) -> None:
+    """`train` refuses a grid whose ETA exceeds the profile's max_hours (issue 17)."""
+    parser.add_argument("--max-hours", type=float, default=None, metavar="HOURS",
+                        help="train if the ETA is within HOURS (default: profile max_hours)")
+    parser.add_argument("--force", action="store_true", help="train whatever the ETA")
 
 
 def add_storage_options(parser: argparse.ArgumentParser) -> None:
@@ -162,6 +173,7 @@ def train_grid(project, arguments) -> int:
     """The DVC train stage: in this process, or through a shared storage with workers."""
     storage = arguments.storage or project.params.workers.storage
     check_stores(project, storage)
+    guard_grid(project, arguments)
     if storage is None:
         from pipeline.grid.stage import run_grid
 
@@ -177,6 +189,15 @@ def train_grid(project, arguments) -> int:
         console.print(f"[yellow]{len(outcome.failed)} run(s) failed[/]; the report lists them. "
                       "Fix the cause, then `dvc repro -f -s train` retrains only those.")
     return 0
+
+
+def guard_grid(project, arguments) -> None:
+    """Print the pending runs' count and ETA; refuse an ETA over the budget (OverBudget)."""
+    from pipeline.grid.eta import guard_training
+    from pipeline.grid.stage import plan_grid
+
+    guard_training(project, plan_grid(project).pending, max_hours=arguments.max_hours,
+                   force=arguments.force)
 
 
 def check_stores(project, storage: str | None) -> None:
@@ -256,24 +277,13 @@ def serve_dashboard(project, arguments) -> int:
 
 
 def show_plan(project, arguments) -> None:
-    from rich.table import Table
-
+    from pipeline.grid.eta import estimate
+    from pipeline.grid.plan_view import plan_view
     from pipeline.grid.stage import plan_grid
 
     plan = plan_grid(project)
-    table = Table(title=f"grid {plan.grid.name}")
-    for column in ("run", "dataset", "variant", "seed", "state"):
-        table.add_column(column)
-    states = {run.spec.run_key: "cached" for run in plan.reused}
-    states.update({run.spec.run_key: "infeasible" for run in plan.infeasible})
-    for run in plan.runs:
-        state = states.get(run.spec.run_key, "to train")
-        if arguments.all or state == "to train":
-            table.add_row(run.spec.run_key, run.spec.dataset, run.spec.model.describe(),
-                          str(run.spec.seed), state)
-    console.print(table)
-    console.print(f"{len(plan.pending)} to train, {len(plan.reused)} cached, "
-                  f"{len(plan.infeasible)} infeasible")
+    for shown in plan_view(plan, estimate(project, plan.pending, arguments.jobs), arguments.all):
+        console.print(shown, highlight=False)
 
 
 def serve_ui(project, arguments) -> int:

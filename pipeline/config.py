@@ -37,6 +37,9 @@ class ProfileConfig(Budget):
     baseline_floors: dict[DatasetName, float] = Field(
         default={}, description="test accuracy the baseline CNN must reach; checked in the report")
     description: str = ""
+    max_hours: float = Field(
+        default=12.0, gt=0.0, description="`train` refuses a grid whose ETA is longer "
+        "(`train --max-hours N` or `--force` goes on)")
 
 
 class EvidenceConfig(Strict):

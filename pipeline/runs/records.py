@@ -13,11 +13,13 @@ import hashlib
 import io
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.hashing import stable_hash
+from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
 
 # The code that turns a run spec and prepared data into a trained model and its scores: the
@@ -49,8 +51,12 @@ def cache_key(spec: RunSpec, data_digest: str, code_version: str) -> str:
 def record_path(results_dir: Path, spec: RunSpec) -> Path:
     """`<variant>-s<seed>-t<training recipe hash>.json`: profiles with different budgets
     (default, full) keep separate results, and reverting a change finds the old ones."""
-    recipe = stable_hash(spec.training.model_dump(mode="json"), 6)
-    return results_dir / f"{spec.run_key}-t{recipe}.json"
+    return results_dir / f"{spec.run_key}-t{recipe_hash(spec.training)}.json"
+
+
+@lru_cache(maxsize=256)  # a grid's runs share a few recipes
+def recipe_hash(training: TrainingRecipe) -> str:
+    return stable_hash(training.model_dump(mode="json"), 6)
 
 
 def read_record(path: Path) -> dict | None:

@@ -41,3 +41,15 @@ class TrainingRecipe(Budget, Optimization):
         budget_fields = budget.model_dump(include=set(Budget.model_fields))
         return cls(**budget_fields,
                    **optimization.model_dump(include=set(Optimization.model_fields)))
+
+
+def capped(available: int, cap: int | None) -> int:
+    """How many of `available` images a budget cap (None: no cap) lets a run use."""
+    return available if cap is None else min(available, cap)
+
+
+def training_image_count(budget: Budget, train_split: int, val_split: int) -> int:
+    """Images one run trains on: the train split, plus the validation split when the budget
+    sets `include_validation`, capped at `train_samples` (as training/train.py selects them)."""
+    available = train_split + (val_split if budget.include_validation else 0)
+    return capped(available, budget.train_samples)
