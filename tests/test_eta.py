@@ -12,14 +12,9 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
-from pipeline.grid.eta import (
-    TRAIN_PASSES,
-    Eta,
-    estimate,
-    run_id,
-    throughput_from_records,
-)
+from pipeline.grid.eta import STARTUP_S, Eta, estimate, run_id
 from pipeline.grid.stage import plan_grid
+from pipeline.grid.throughput import TRAIN_PASSES, throughput_from_records
 from pipeline.model.shapes import count_flops
 from pipeline.runs.records import DONE, base_record, record_path, write_record
 from pipeline.specs.model import ModelSpec
@@ -73,7 +68,8 @@ def test_cost_is_three_passes_per_training_image_plus_validation(project):
     assert throughput.rate(spec.model, flops) == pytest.approx(expected_rate)
     assert throughput.overhead_s == pytest.approx(2.0)
     eta = estimate(project, plan_runs([spec]), jobs=1, throughput=throughput)
-    assert eta.seconds == pytest.approx(flops * 3 * (3 * 1000 + 200) / expected_rate + 2.0)
+    assert eta.seconds == pytest.approx(
+        STARTUP_S + flops * 3 * (3 * 1000 + 200) / expected_rate + 2.0)
     assert "1 stored record" in eta.line()
 
 
@@ -103,8 +99,9 @@ def test_rates_are_per_architecture_and_interpolated_in_log_flops(project):
 
 def test_jobs_divide_the_work_but_not_the_longest_run():
     eta = Eta({"a": 100.0, "b": 10.0, "c": 10.0}, jobs=2, source="test")
-    assert eta.seconds == pytest.approx(100.0)  # one run of 100 s cannot be shared
-    assert Eta({"a": 30.0, "b": 30.0, "c": 30.0}, 2, "test").seconds == pytest.approx(45.0)
+    assert eta.seconds == pytest.approx(STARTUP_S + 100.0)  # a 100 s run cannot be shared
+    assert Eta({"a": 30.0, "b": 30.0, "c": 30.0}, 2, "t").seconds == pytest.approx(STARTUP_S + 45)
+    assert Eta({}, 2, "nothing").seconds == 0.0
     assert eta.remaining({"a"}) == pytest.approx(10.0)
 
 

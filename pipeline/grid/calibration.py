@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from pipeline.grid.eta import CALIBRATION_S, DEFAULT_OVERHEAD_S, TRAIN_PASSES, Throughput
+from pipeline.grid.throughput import CALIBRATION_S, DEFAULT_OVERHEAD_S, TRAIN_PASSES, Throughput
 from pipeline.specs.model import ModelSpec
 
 BATCH = 64
