@@ -18,7 +18,7 @@ from pipeline.grid.comparisons import Comparison, decide, evidence_by_seed, grid
 from pipeline.grid.expansion import grid_models
 from pipeline.grid.replication import Replication, replicate, seeds_of
 from pipeline.grid.stage import evidence_settings
-from pipeline.model.layer_table import layer_summary_sentence, layer_table
+from pipeline.model.layer_table import layer_table
 from pipeline.model.shapes import check_feasible
 from pipeline.progress import console, summary_table
 from pipeline.report import sections
@@ -37,6 +37,7 @@ from pipeline.report.figures import (
     pareto_figure,
 )
 from pipeline.report.html_page import write_html
+from pipeline.report.layer_prose import layer_summary_sentence
 from pipeline.report.pareto import fronts_of, pareto_section
 from pipeline.report.publish import best_runs, publish
 from pipeline.report.recipe_gap import recipe_gap_section

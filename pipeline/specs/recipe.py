@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pipeline.specs.choices import Optimizer
+from pipeline.specs.choices import LearningRate, Optimizer
 from pipeline.validation import Strict
 
 
@@ -30,7 +30,7 @@ class Optimization(Strict):
 
     batch_size: int = Field(default=64, ge=1)
     optimizer: Optimizer = "adam"
-    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    learning_rate: LearningRate = 1e-3
 
 
 class TrainingRecipe(Budget, Optimization):
