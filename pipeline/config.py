@@ -132,11 +132,6 @@ class Project:
     def reports_dir(self) -> Path:
         return self.path(self.params.reports_dir)
 
-    def data_dir(self) -> Path | None:
-        """The IDX directory: $CNN_LAB_DATA_DIR, else params `data.dir`, else none."""
-        configured = os.environ.get(DATA_DIR_ENV) or self.params.data.dir
-        return self.home_path(configured) if configured else None
-
     def data_dirs(self) -> list[tuple[str, Path]]:
         """The documented search's folders, labelled: $CNN_LAB_DATA_DIR, then `data.dir`."""
         folders = []

@@ -153,11 +153,11 @@ class ParentRunOnDemand:
                    self.outcome)
 
     def open(self) -> None:
-        from pipeline.runs.tracking import Tracker
+        from pipeline.runs.tracking import Tracker, experiment_name
 
         params, plan = self.project.params, self.outcome.plan
         self.tracker = Tracker(self.project,
-                               f"{params.mlflow.experiment_prefix}/{plan.grid.name}",
+                               experiment_name(self.project, plan.grid.name),
                                description=plan.grid.description)
         closed = self.tracker.close_abandoned_runs()
         if closed:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import Project
+from pipeline.data.prepared import split_sizes
 from pipeline.grid.comparisons import Comparison, decide, evidence_by_seed, grid_comparisons
 from pipeline.grid.expansion import grid_models
 from pipeline.grid.replication import Replication, replicate, seeds_of
@@ -90,10 +91,12 @@ def build_report(project: Project) -> dict:
     frame[COLUMNS].to_csv(reports_dir / "comparisons.csv", index=False, float_format="%.6g")
     lines = sections.header(project, grid, runs) + sections.method(settings, replication)
     lines += answers_section(project, grid, frame, variants, baseline_ids(grid))
-    lines += references_section(reference_frame(project.results_dir, grid),
+    split = split_sizes(project.prepared_dir, grid.datasets[0],
+                        project.params.data.validation_size)[:2]
+    lines += references_section(reference_frame(project.results_dir, grid, split),
                                 grid.references.note if grid.references else "")
     lines += recipe_gap_section(project.results_dir, grid, project.params.training_recipe(),
-                                settings)
+                                settings, split)
     lines += cross_section(grid, comparisons, verdicts, variants)
     lines += factor_sections(grid, frame, variants, settings, figures_dir, reports_dir)
     lines += curve_section(project, grid, runs, frame, figures_dir)

@@ -95,11 +95,11 @@ def enqueue_grid(project: Project, storage_url: str, study_name: str | None,
 def enqueue_only(project: Project, storage_url: str, study_name: str | None = None):
     """Enqueue the grid for workers started by someone else (benchmarks, tests): the parent
     run stays open for their child runs. Returns the study, the plan and the parent run id."""
-    from pipeline.runs.tracking import Tracker
+    from pipeline.runs.tracking import Tracker, experiment_name
 
     plan = plan_grid(project)
     params = project.params
-    tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}",
+    tracker = Tracker(project, experiment_name(project, plan.grid.name),
                       description=plan.grid.description)
     parent = tracker.start_parent(f"grid {plan.grid.name} ({params.profile}, workers)",
                                   {"grid": plan.grid.name}, {"grid": plan.grid.name})
@@ -167,7 +167,7 @@ def run_grid_with_workers(project: Project, storage_url: str, study_name: str | 
                           settings: WorkerSettings, work_here: bool = True) -> GridOutcome:
     """The train stage with a shared storage: enqueue, work, wait for the others, collect;
     then, for adaptive grids, the same for each look's added seeds."""
-    from pipeline.runs.tracking import Tracker
+    from pipeline.runs.tracking import Tracker, experiment_name
 
     started = time.perf_counter()
     plan = plan_grid(project)
@@ -178,7 +178,7 @@ def run_grid_with_workers(project: Project, storage_url: str, study_name: str | 
         outcome.seconds = time.perf_counter() - started
         return outcome
     params = project.params
-    tracker = Tracker(project, f"{params.mlflow.experiment_prefix}/{plan.grid.name}",
+    tracker = Tracker(project, experiment_name(project, plan.grid.name),
                       description=plan.grid.description)
     name = study_name or grid_study_name(plan.grid.name)
     tags = {"grid": plan.grid.name, "profile": params.profile, "study": name}
