@@ -262,13 +262,13 @@ def join_study(project, arguments) -> int:
 def serve_dashboard(project, arguments) -> int:
     from pipeline.process_group import run_in_group
     from pipeline.sweeps.stage import default_storage
-    from pipeline.workers.queue import JOURNAL_PREFIX
+    from pipeline.workers.queue import JOURNAL_PREFIX, journal_path
 
     storage = arguments.storage or default_storage(project)
     console.print(f"optuna-dashboard for {redact(storage)} on "
                   f"http://{arguments.host}:{arguments.port}", highlight=False)
     if storage.startswith(JOURNAL_PREFIX):
-        storage = "/" + storage[len(JOURNAL_PREFIX):].lstrip("/")  # a journal file path
+        storage = str(journal_path(storage))
     else:
         check_store(storage, "Optuna storage")
     executable = Path(sys.executable).parent / "optuna-dashboard"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import EvidenceConfig
 from pipeline.evidence.paired import PairTable, compare_dataset
 from pipeline.evidence.verdicts import Verdict, decide_all
 from pipeline.grid.expansion import grid_models
@@ -50,8 +51,8 @@ class Comparison:
 class Settings:
     """How verdicts are reached: the smallest effect that matters, alpha, looks at the data."""
 
-    smallest_effect: float = 0.002
-    alpha: float = 0.05
+    smallest_effect: float = EvidenceConfig().smallest_effect  # the defaults of params
+    alpha: float = EvidenceConfig().alpha  # `evidence:`, written once in pipeline/config.py
     looks: int = 1
 
 
@@ -109,6 +110,13 @@ def pair_table(results_dir: Path, comparison: Comparison, training: TrainingReci
     return paired_by_seed(variant, baseline)
 
 
+def shared_seeds(seeds_of: dict[tuple[str, str], list[int]],
+                 comparison: Comparison) -> list[int]:
+    """The seeds both sides of `comparison` are planned with, in order: the paired runs."""
+    return sorted(set(seeds_of[(comparison.dataset, comparison.variant_id)])
+                  & set(seeds_of[(comparison.dataset, comparison.baseline_id)]))
+
+
 def paired_by_seed(variant: dict[int, np.ndarray],
                    baseline: dict[int, np.ndarray]) -> PairTable | None:
     """The 2x2 tables over the seeds both sides finished, or None if they share none."""
@@ -129,9 +137,8 @@ def decide(results_dir: Path, comparisons: list[Comparison], training: TrainingR
         for comparison in comparisons:
             if comparison.dataset != dataset:
                 continue
-            seeds = sorted(set(seeds_of[(dataset, comparison.variant_id)])
-                           & set(seeds_of[(dataset, comparison.baseline_id)]))
-            table = pair_table(results_dir, comparison, training, seeds)
+            table = pair_table(results_dir, comparison, training,
+                               shared_seeds(seeds_of, comparison))
             if table is not None:
                 tables[comparison] = table
         intervals.update(compare_dataset(tables) if tables else {})

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from dataclasses import dataclass, field
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.config import Project
+from pipeline.config import Project, WorkersConfig
 from pipeline.data.prepared import Splits, load_prepared
 from pipeline.progress import console
 from pipeline.redaction import is_redacted
@@ -39,6 +38,7 @@ from pipeline.workers.queue import (
     reap_stale,
     set_system_attr,
     set_user_attr,
+    this_worker,
 )
 
 RUN_ID_ATTR = "lab:mlflow_run_id"
@@ -51,10 +51,10 @@ PARENT_RUN_ATTR = "lab:mlflow_parent_run_id"
 class WorkerSettings:
     """Lease timing and stopping rules of a worker."""
 
-    heartbeat_s: float = 10.0
-    grace_s: float = 60.0
+    heartbeat_s: float = WorkersConfig().heartbeat_s  # defaults of params `workers:`,
+    grace_s: float = WorkersConfig().grace_s  # written once in pipeline/config.py
     poll_s: float = 2.0
-    max_retries: int = 2
+    max_retries: int = WorkersConfig().max_retries
     wait_for_running: bool = True
     max_runs: int | None = None
 
@@ -165,7 +165,7 @@ def work(study: optuna.Study, project: Project, settings: WorkerSettings,
     """Claim and train cells until none is waiting (and, if asked, none is running)."""
     code_version = check_study(study)
     tracker = study_tracker(project, study)
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = this_worker()
     data: dict[str, Splits] = {}
     outcome = WorkerOutcome()
 
