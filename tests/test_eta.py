@@ -103,6 +103,7 @@ def test_jobs_divide_the_work_but_not_the_longest_run():
     assert Eta({"a": 30.0, "b": 30.0, "c": 30.0}, 2, "t").seconds == pytest.approx(STARTUP_S + 45)
     assert Eta({}, 2, "nothing").seconds == 0.0
     assert eta.remaining({"a"}) == pytest.approx(10.0)
+    assert eta.left_text({"b"}) == "eta 2 min" and eta.left_text({"a"}) == "eta 10 s"
 
 
 def test_references_sharing_a_run_key_keep_their_own_estimate():

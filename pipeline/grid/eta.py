@@ -51,6 +51,10 @@ class Eta:
         left = [seconds for key, seconds in self.per_run.items() if key not in done]
         return max(sum(left) / self.jobs, max(left, default=0.0))
 
+    def left_text(self, done: set[str]) -> str:
+        """`eta 12 min` for a progress line, `done` holding the finished runs' `run_id`s."""
+        return f"eta {duration_text(self.remaining(done))}"
+
     def line(self) -> str:
         return (f"{self.runs:,} run(s) to train, expected {duration_text(self.seconds)} with "
                 f"{self.jobs} job(s) (throughput {self.source})")
