@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_project  # noqa: E402
 from pipeline.data.prepare import prepare_all  # noqa: E402
-from pipeline.workers.coordinator import enqueue_only  # noqa: E402
 from pipeline.workers.queue import open_storage  # noqa: E402
+from tests.grid_study import enqueue_only  # noqa: E402
 
 
 def make_project(root: Path, cells: int, train_samples: int, epochs: int):
@@ -55,8 +55,7 @@ def measure(workers: int, cells: int, train_samples: int, epochs: int) -> dict:
         storage = f"journal:///{folder}/grid.log"
         study, _, _ = enqueue_only(project, storage)
         command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path),
-                   "worker", "--storage", storage, "--study", study.study_name,
-                   "--threads", "1"]
+                   "worker", "--storage", storage, "--study", study.study_name]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         started = time.perf_counter()
         processes = [subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL,

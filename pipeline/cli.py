@@ -17,10 +17,11 @@ from pipeline.data.sources import DataNotFoundError
 from pipeline.model.shapes import InfeasibleSpec
 from pipeline.progress import console
 from pipeline.redaction import redact, redact_log_records
+from pipeline.runs.records import EvidenceError
 from pipeline.stores import bound_http_retries, check_store
 from pipeline.validation import ConfigError
 
-USER_ERRORS = (ConfigError, DataNotFoundError, IdxError, InfeasibleSpec)
+USER_ERRORS = (ConfigError, DataNotFoundError, IdxError, InfeasibleSpec, EvidenceError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-work", action="store_true",
                        help="with --storage: only enqueue and wait for other workers")
     add_budget_guard_options(train)
+    train.add_argument("--jobs", default=None, type=jobs_value, metavar="N|auto",
+                       help="training processes on this machine (default: params `jobs`, "
+                            "auto = one per core); results are the same for any N")
     worker = commands.add_parser("worker", help="join a grid or sweep study on shared storage")
     worker.set_defaults(handler=join_study)
     add_storage_options(worker)
@@ -43,8 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_budget_options(worker, default_trials=None)
     worker.add_argument("--no-wait", action="store_true",
                         help="leave when no cell is waiting, even if others still run")
-    worker.add_argument("--threads", type=int, default=None,
-                        help="TensorFlow intra/inter-op threads for this worker")
     sweep = commands.add_parser("sweep", help="create or resume an Optuna sweep")
     sweep.set_defaults(handler=sweep_study)
     sweep.add_argument("spec", type=Path, help="sweep spec, e.g. experiments/sweep.yaml")
@@ -60,17 +62,42 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8080)
     commands.add_parser("report", help="write reports/ablation.md, results.csv and figures"
                         ).set_defaults(handler=report)
-    plan = commands.add_parser("plan", help="count the grid's runs, estimate the time of those "
-                               "to train, and list them (a summary for large grids)")
-    plan.set_defaults(handler=show_plan)
-    plan.add_argument("--all", action="store_true",
-                      help="list every run, cached and infeasible ones too, however many")
-    plan.add_argument("--jobs", type=int, default=1, help="training processes the ETA assumes")
+    add_plan_command(commands)
+    add_bench_command(commands)
     ui = commands.add_parser("ui", help="serve the MLflow UI for the project's store")
     ui.set_defaults(handler=serve_ui)
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     return parser
+
+
+def add_plan_command(commands) -> None:
+    plan = commands.add_parser("plan", help="count the grid's runs, estimate the time of those "
+                               "to train, and list them (a summary for large grids)")
+    plan.set_defaults(handler=show_plan)
+    plan.add_argument("--all", action="store_true",
+                      help="list every run, cached and infeasible ones too, however many")
+    plan.add_argument("--jobs", default=None, type=jobs_value, metavar="N|auto",
+                      help="training processes the ETA assumes (default: params `jobs`)")
+    plan.add_argument("--settle", action="store_true",
+                      help="list the runs that would settle the undecided comparisons, and ETA")
+
+
+def add_bench_command(commands) -> None:
+    bench = commands.add_parser("bench", help="measure training speed (about 10 min), write "
+                                "reports/performance.md")
+    bench.set_defaults(handler=benchmark)
+    bench.add_argument("--quick", action="store_true", help="tiny sizes, to test the command")
+    bench.add_argument("--output", type=Path, default=None)
+    bench.add_argument("--records", type=Path, default=None,
+                       help="a finished run's results/runs, for the stage-overhead case")
+
+
+def jobs_value(text: str) -> int | str:
+    """`--jobs`: a positive number or `auto`."""
+    if text == "auto" or (text.isdigit() and int(text) >= 1):
+        return text if text == "auto" else int(text)
+    raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {text!r}")
 
 
 def add_budget_options(parser: argparse.ArgumentParser, default_trials: int | None) -> None:
@@ -101,7 +128,10 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.training.threads import fix_threads
+
     arguments = build_parser().parse_args(argv)
+    fix_threads()  # before TensorFlow starts: every run, alone or beside others, alike
     signal.signal(signal.SIGTERM, _interrupt)
     bound_http_retries()
     redact_log_records()
@@ -111,12 +141,26 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]error:[/] {escape(redact(error))}", highlight=False,
                       soft_wrap=True)
         return 2
-    except Exception:  # noqa: BLE001 - a bug still shows its traceback, passwords masked
+    except Exception as error:  # noqa: BLE001 - a bug still shows its traceback, masked
+        if busy_store(error, arguments):
+            return 2
         console.print(escape(redact(traceback.format_exc())), highlight=False)
         return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished runs are saved; run again to resume")
         return 130
+
+
+def busy_store(error: Exception, arguments: argparse.Namespace) -> bool:
+    """One line, not a SQLAlchemy traceback, when the MLflow store stayed locked."""
+    from pipeline.runs.tracking import locked_store_line, store_locked, tracking_uri
+
+    if not store_locked(error):
+        return False
+    uri = tracking_uri(load_project(arguments.params))
+    console.print(f"[bold red]error:[/] {escape(redact(locked_store_line(uri)))}",
+                  highlight=False, soft_wrap=True)
+    return True
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -166,38 +210,58 @@ def train_stage(project, arguments) -> int:
 
     write_run_settings(project)
     with shared_run_cache(project):
+        seed_committed_evidence(project)
         return train_grid(project, arguments)
 
 
+def seed_committed_evidence(project) -> None:
+    """Records kept in git beside the report become cache entries (a clean clone retrains
+    nothing they answer)."""
+    from pipeline.runs.committed_evidence import evidence_dir, seed_from_evidence
+
+    folder = evidence_dir(project.reports_dir)
+    seeded = seed_from_evidence(folder, project.results_dir)
+    if seeded:
+        console.print(f"evidence: {seeded} record(s) restored from {folder}")
+
+
 def train_grid(project, arguments) -> int:
-    """The DVC train stage: in this process, or through a shared storage with workers."""
+    """The DVC train stage: in this process, in N local processes, or through a shared
+    storage with workers; one stage, the executor differs."""
+    from pipeline.grid.stage import run_grid
+
     storage = arguments.storage or project.params.workers.storage
     check_stores(project, storage)
-    guard_grid(project, arguments)
-    if storage is None:
-        from pipeline.grid.stage import run_grid
-
-        outcome = run_grid(project)
-    else:
-        from pipeline.workers.coordinator import run_grid_with_workers
-
-        outcome = run_grid_with_workers(project, storage,
-                                        arguments.study or project.params.workers.study,
-                                        worker_settings(project),
-                                        work_here=not arguments.no_work)
+    executor = choose_executor(project, arguments, storage)
+    guard_grid(project, arguments, getattr(executor, "jobs", 1))
+    outcome = run_grid(project, executor)
     if outcome.failed:
         console.print(f"[yellow]{len(outcome.failed)} run(s) failed[/]; the report lists them. "
                       "Fix the cause, then `dvc repro -f -s train` retrains only those.")
     return 0
 
 
-def guard_grid(project, arguments) -> None:
+def guard_grid(project, arguments, jobs: int) -> None:
     """Print the pending runs' count and ETA; refuse an ETA over the budget (OverBudget)."""
     from pipeline.grid.eta import guard_training
-    from pipeline.grid.stage import plan_grid
+    from pipeline.grid.plan import plan_grid
 
-    guard_training(project, plan_grid(project).pending, max_hours=arguments.max_hours,
+    guard_training(project, plan_grid(project).pending, jobs, max_hours=arguments.max_hours,
                    force=arguments.force)
+
+
+def choose_executor(project, arguments, storage: str | None):
+    """A shared study when a storage is given; else N local jobs (1: this process)."""
+    if storage is not None:
+        from pipeline.workers.coordinator import StudyExecutor, grid_study_name
+
+        name = arguments.study or project.params.workers.study or grid_study_name(
+            project.load_grid().name)
+        return StudyExecutor(project, storage, name, worker_settings(project),
+                             work_here=not arguments.no_work)
+    from pipeline.workers.local import LocalJobs, job_count
+
+    return LocalJobs(project, job_count(arguments.jobs or project.params.jobs))
 
 
 def check_stores(project, storage: str | None) -> None:
@@ -226,10 +290,6 @@ def join_study(project, arguments) -> int:
 
     from pipeline.workers.queue import open_storage
 
-    if arguments.threads:
-        from pipeline.training.train import limit_threads
-
-        limit_threads(arguments.threads)
     url = arguments.storage or project.params.workers.storage
     if url is None or arguments.study is None:
         console.print("[bold red]error:[/] worker needs --storage URL and --study NAME")
@@ -248,8 +308,10 @@ def join_study(project, arguments) -> int:
                   evaluate_best=False, seed_offset=os.getpid(),
                   add_trials=arguments.add_trials, timeout_s=arguments.timeout)
         return 0
+    from pipeline.workers.parent_watch import watch_parent
     from pipeline.workers.worker import work
 
+    watch_parent()
     settings = worker_settings(project)
     settings.max_runs = arguments.max_runs
     settings.wait_for_running = not arguments.no_wait
@@ -277,13 +339,28 @@ def serve_dashboard(project, arguments) -> int:
 
 
 def show_plan(project, arguments) -> None:
+    if arguments.settle:
+        from pipeline.report.settle import settle_plan_lines
+
+        console.print("\n".join(settle_plan_lines(project)), markup=False)
+        return
+
     from pipeline.grid.eta import estimate
+    from pipeline.grid.plan import plan_grid
     from pipeline.grid.plan_view import plan_view
-    from pipeline.grid.stage import plan_grid
+    from pipeline.workers.local import job_count
 
     plan = plan_grid(project)
-    for shown in plan_view(plan, estimate(project, plan.pending, arguments.jobs), arguments.all):
+    jobs = job_count(arguments.jobs or project.params.jobs)
+    for shown in plan_view(plan, estimate(project, plan.pending, jobs), arguments.all):
         console.print(shown, highlight=False)
+
+
+def benchmark(project, arguments) -> None:
+    from pipeline.bench.run import run_bench
+
+    run_bench(project, arguments.output, arguments.quick, arguments.records,
+              " ".join(["python -m pipeline", *sys.argv[1:]]))
 
 
 def serve_ui(project, arguments) -> int:

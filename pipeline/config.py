@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,6 +17,7 @@ DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 PARAMS_ENV = "CNN_LAB_PARAMS"
 HOME_ENV = "CNN_LAB_HOME"  # the project checkout that owns data, stores and the run cache
 DVC_TEMP_MARKER = "/.dvc/tmp/exps/"  # where `dvc exp run --queue/--temp` runs a stage
+TRAIN_IMAGES = 60_000  # training images of each dataset; the validation split is carved from them
 
 
 class DataConfig(Strict):
@@ -23,7 +25,8 @@ class DataConfig(Strict):
 
     dir: str | None = Field(default=None, description=f"overridden by ${DATA_DIR_ENV}")
     datasets: list[DatasetName] = ["mnist", "fashion_mnist"]
-    validation_size: int = Field(default=5000, ge=1)
+    validation_size: int = Field(default=5000, ge=1, lt=TRAIN_IMAGES, description=(
+        f"carved from the {TRAIN_IMAGES:,} training images of MNIST and Fashion-MNIST"))
     split_seed: int = 0
     verify_digests: bool = True
     allow_download: bool = True
@@ -82,6 +85,9 @@ class Params(Strict):
     evidence: EvidenceConfig = EvidenceConfig()
     mlflow: MlflowConfig = MlflowConfig()
     workers: WorkersConfig = WorkersConfig()
+    jobs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        default="auto", description="training processes on this machine (`train --jobs`): "
+        "auto = one per core, at most the pending runs; 1 trains in the stage's own process")
     results_dir: str = "results/runs"
     reports_dir: str = "reports"
 

@@ -11,6 +11,9 @@ import yaml
 
 from pipeline.config import Project, load_project
 from pipeline.data.idx import write_idx
+from pipeline.training.threads import fix_threads
+
+fix_threads()  # before any test starts TensorFlow: runs train as the train stage trains them
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"

@@ -1,7 +1,9 @@
-"""DVC experiments end to end: a workspace run and a queued run of the smoke profile.
+"""DVC experiments end to end: two queued runs of the smoke profile, then a workspace run.
 
-Real DVC in a temporary git repository. The queued run executes in .dvc/tmp/exps/, so it
-also checks that data, the MLflow store and the run cache resolve to the project.
+Real DVC in a temporary git repository. Queued runs execute in .dvc/tmp/exps/, so this also
+checks that data, the MLflow store and the run cache resolve to the project, and that a queued
+run's records come home with their predictions: the workspace run reuses every one of them
+and reaches the same verdicts.
 """
 
 import csv
@@ -64,16 +66,44 @@ def experiments_by_learning_rate(shown: list[dict]) -> dict[float, dict]:
     return found
 
 
-@pytest.mark.slow
-def test_workspace_and_queued_experiments(committed_repo):
-    repo, env = committed_repo
+def verdicts_of(metrics: dict) -> dict:
+    return {dataset: metrics[dataset]["verdicts"] for dataset in ("mnist", "fashion_mnist")}
+
+
+def child_runs(repo: Path) -> int:
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("cnn-ablation/smoke")
+    return len(client.search_runs([experiment.experiment_id], "tags.kind = 'child'",
+                                  max_results=1000))
+
+
+def check_queued_evidence(repo: Path, env: dict, queued: dict) -> None:
+    """Every done record the queue brought home has its predictions, and a workspace run of
+    the same experiment reuses all of them and reaches the same verdicts."""
+    records = [path for path in (repo / "results/runs").glob("*.json")
+               if json.loads(path.read_text())["spec"]["training"]["learning_rate"] == 0.001]
+    done = [path for path in records if json.loads(path.read_text())["status"] == "done"]
+    assert len(records) == 27 and len(done) == 25  # 26 grid runs (2 infeasible), 1 reference
+    assert all(path.with_name(f"{path.stem}.predictions.npz").is_file() for path in done)
+    trained = child_runs(repo)
     run(["dvc", "exp", "run", "-S", "profile=smoke"], repo, env)
+    workspace = json.loads((repo / "reports/metrics.json").read_text())
+    assert verdicts_of(workspace) == verdicts_of(queued)
+    assert "no runs" not in json.dumps(verdicts_of(workspace))
+    assert workspace["runs"] == queued["runs"] == {"done": 24, "infeasible": 2}
+    assert child_runs(repo) == trained  # every run reused, none trained again
+
+
+@pytest.mark.slow
+def test_queued_and_workspace_experiments(committed_repo):
+    repo, env = committed_repo
+    run(["dvc", "exp", "run", "--queue", "-S", "profile=smoke"], repo, env)
     run(["dvc", "exp", "run", "--queue", "-S", "profile=smoke",
          "-S", "training.learning_rate=0.002"], repo, env)
     started = time.monotonic()
     run(["dvc", "queue", "start", "-j", "1"], repo, env)
     status = wait_for_queue(repo, env)
-    print(f"queued smoke run: {time.monotonic() - started:.1f} s")
+    print(f"two queued smoke runs: {time.monotonic() - started:.1f} s")
     assert "Success" in status and "Failed" not in status, status
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo, env).stdout)
@@ -90,6 +120,7 @@ def test_workspace_and_queued_experiments(committed_repo):
     columns = next(csv.reader([header]))
     print(f"dvc exp show: {len(columns)} columns")
     assert not any(column.startswith("profiles.") for column in columns), columns
+    check_queued_evidence(repo, env, experiments[0.001]["metrics"]["reports/metrics.json"])
 
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("cnn-ablation/smoke")

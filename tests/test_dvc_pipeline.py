@@ -60,7 +60,8 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
     comparisons = pd.read_csv(repo / "reports" / "comparisons.csv")
     assert list(comparisons.columns) == ["dataset", "factor", "variant", "baseline", "seeds",
                                          "delta", "ci_low", "ci_high", "p_value",
-                                         "p_adjusted", "verdict"]
+                                         "p_adjusted", "verdict", "adj_level", "adj_low",
+                                         "adj_high"]
     assert len(comparisons) == 2 * 5  # 4 feasible CNN variants + 1 Dense, per dataset
     assert set(comparisons["verdict"]) <= {"better", "worse", "equivalent", "undecided"}
 

@@ -13,7 +13,7 @@ from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
 from pipeline.grid.eta import STARTUP_S, Eta, estimate, run_id
-from pipeline.grid.stage import plan_grid
+from pipeline.grid.plan import plan_grid
 from pipeline.grid.throughput import TRAIN_PASSES, throughput_from_records
 from pipeline.model.shapes import count_flops
 from pipeline.runs.records import DONE, base_record, record_path, write_record

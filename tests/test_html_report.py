@@ -126,6 +126,7 @@ def test_remote_and_missing_images_are_refused(reports_dir, tmp_path):
         write_html(["![x](figures/missing.png)"], reports_dir, tmp_path / "b.html", TITLE)
 
 
+@pytest.mark.slow
 def test_page_loads_everything_from_itself_in_chromium(chromium, page, tmp_path):
     probed = tmp_path / "probed.html"
     probed.write_text(page.read_text(encoding="utf-8").replace("<head>\n", "<head>\n" + PROBE, 1),
@@ -148,6 +149,7 @@ def test_page_loads_everything_from_itself_in_chromium(chromium, page, tmp_path)
     assert scroll_width > client_width  # the wide table scrolls inside its box
 
 
+@pytest.mark.slow
 def test_screenshot_at_1366_pixels(chromium, page, tmp_path):
     shot = tmp_path / "page.png"
     open_headless(chromium, tmp_path / "profile", f"--screenshot={shot}", page.as_uri())
@@ -170,6 +172,7 @@ window.addEventListener('load', () => {
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("report", ["reports/ablation.html", "reports/full/ablation.html"])
 def test_committed_report_opens_from_disk_with_every_section_and_image(chromium, tmp_path,
                                                                        report):

@@ -15,6 +15,10 @@ GRID = {**TINY_GRID, "description": "Pooling on tiny synthetic digits.",
         "cnn": {**TINY_GRID["cnn"], "axes": {"pooling": ["max", "avg"]}, "crossed": []}}
 
 
+def register(project, grid_name: str, chosen: dict[str, str]) -> dict[str, str]:
+    return register_best(project, tracking_uri(project), grid_name, chosen)
+
+
 @pytest.mark.slow
 def test_runs_datasets_models_and_registry(tmp_path, synthetic_data_dir):
     project = load_project(write_project(tmp_path / "project", synthetic_data_dir, GRID))
@@ -42,10 +46,11 @@ def test_runs_datasets_models_and_registry(tmp_path, synthetic_data_dir):
         assert {metric.key for metric in model.metrics} >= {"test/accuracy", "test/loss"}
 
     first, second = children[0].info.run_id, children[1].info.run_id
-    assert register_best(project, tracking_uri(project), {"mnist": first}) == {"mnist": "1"}
-    assert register_best(project, tracking_uri(project), {"mnist": first}) == {"mnist": "1"}
-    assert register_best(project, tracking_uri(project), {"mnist": second}) == {"mnist": "2"}
-    assert register_best(project, tracking_uri(project), {"mnist": first}) == {"mnist": "1"}
-    versions = client.search_model_versions("name = 'cnn-ablation-mnist'")
+    assert register(project, "tiny", {"mnist": first}) == {"mnist": "1"}
+    assert register(project, "tiny", {"mnist": first}) == {"mnist": "1"}
+    assert register(project, "tiny", {"mnist": second}) == {"mnist": "2"}
+    assert register(project, "tiny", {"mnist": first}) == {"mnist": "1"}
+    versions = client.search_model_versions("name = 'cnn-ablation-tiny-mnist'")
     assert sorted(version.run_id for version in versions) == sorted([first, second])
-    assert client.get_model_version_by_alias("cnn-ablation-mnist", "best").run_id == first
+    assert client.get_model_version_by_alias("cnn-ablation-tiny-mnist",
+                                             "best-tiny").run_id == first

@@ -7,8 +7,9 @@ import yaml
 
 from pipeline.config import load_project
 from pipeline.grid.comparisons import grid_comparisons
+from pipeline.grid.plan import evidence_settings, plan_grid
 from pipeline.grid.replication import replicate
-from pipeline.grid.stage import evidence_settings, plan_grid, run_grid
+from pipeline.grid.stage import run_grid
 from pipeline.specs.run import variant_id
 from tests.synthetic_records import write_finished
 
@@ -17,7 +18,9 @@ ACCURACY = {"max": 0.90, "avg": 0.97, "none": 0.90}  # avg clearly better; none 
 
 
 def adaptive_grid(project_root):
-    grid = {"name": "adaptive", "datasets": ["mnist"], "seeds": {"initial": 2, "max": 4},
+    # 3 initial seeds: with 2, the baseline's own run variance (1 df), which the intervals
+    # check the pool against, leaves no verdict possible among so few models
+    grid = {"name": "adaptive", "datasets": ["mnist"], "seeds": {"initial": 3, "max": 5},
             "cnn": {"baseline": {"arch": "cnn", "filters": [4, 8, 8], "dense_units": [8]},
                     "axes": {"pooling": ["max", "avg", "none"]}}}
     (project_root / "grid.yaml").write_text(yaml.safe_dump(grid))
@@ -36,23 +39,33 @@ def write_pending(project, extra=None) -> int:
     return len(plan.pending)
 
 
+def settle(project, grid):
+    """What the train stage does, with synthetic records for training: ask the replay for
+    seeds, store their runs, ask again until no run is added. Returns it and the additions."""
+    added = []
+    while True:
+        replication = replicate(grid, project.params.training_recipe(), project.results_dir,
+                                evidence_settings(project, grid))
+        written = write_pending(project, replication.extra_seeds)
+        if not written:
+            return replication, added
+        added.append(written)
+
+
 def test_seeds_are_added_only_to_the_undecided_variant_and_its_baseline(project):
     adaptive_grid(project.root)
     project = load_project(project.params_path)
     grid = project.load_grid()
-    assert write_pending(project) == 6  # 3 variants x 2 initial seeds
-    added_runs = []
-
-    def train(extra):
-        added_runs.append(write_pending(project, extra))
-
-    replication = replicate(grid, project.params.training_recipe(), project.results_dir,
-                            evidence_settings(project, grid), train=train)
+    assert write_pending(project) == 9  # 3 variants x 3 initial seeds
+    first = replicate(grid, project.params.training_recipe(), project.results_dir,
+                      evidence_settings(project, grid))
+    assert len(first.looks) == 1 and first.stopped == "runs of seed 3 not trained yet"
+    replication, added_runs = settle(project, grid)
     ids = {c.variant.pooling: c.variant_id for c in grid_comparisons(grid)}
     baseline = variant_id("mnist", grid.cnn.baseline)
-    assert replication.extra_seeds == {("mnist", ids["none"]): [2, 3], ("mnist", baseline): [2, 3]}
+    assert replication.extra_seeds == {("mnist", ids["none"]): [3, 4], ("mnist", baseline): [3, 4]}
     assert added_runs == [2, 2]
-    assert replication.stopped == "max 4 seeds reached"
+    assert replication.stopped == "max 5 seeds reached"
     assert [look["undecided"] for look in replication.looks] == [1, 1]
 
     again = replicate(grid, project.params.training_recipe(), project.results_dir,
@@ -61,7 +74,7 @@ def test_seeds_are_added_only_to_the_undecided_variant_and_its_baseline(project)
 
     outcome = run_grid(project)
     assert outcome.trained == [] and outcome.parent_run_id is None, "a re-run trains nothing"
-    assert len(outcome.plan.runs) == 10 and len(outcome.plan.reused) == 10
+    assert len(outcome.plan.runs) == 13 and len(outcome.plan.reused) == 13
 
 
 def test_extra_run_budget_stops_replication(project):
@@ -73,8 +86,6 @@ def test_extra_run_budget_stops_replication(project):
     project = load_project(project.params_path)
     write_pending(project)
     grid = project.load_grid()
-    replication = replicate(grid, project.params.training_recipe(), project.results_dir,
-                            evidence_settings(project, grid),
-                            train=lambda extra: write_pending(project, extra))
-    assert replication.extra_seeds == {}
+    replication, added = settle(project, grid)
+    assert replication.extra_seeds == {} and added == []
     assert replication.stopped == "budget of 1 extra runs reached"

@@ -69,6 +69,7 @@ def test_smoke_sweep_runs_and_resumes(project):
     assert len(optuna.load_study(study_name="smoke", storage=storage).trials) == 14
 
 
+@pytest.mark.slow
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(project, tmp_path):
     spec = yaml.safe_load((REPO_ROOT / "experiments" / "sweep_smoke.yaml").read_text())
     spec["name"] = "broken"
@@ -86,6 +87,7 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(project, tmp_path):
     assert statuses == ["FAILED", "FAILED"]
 
 
+@pytest.mark.slow
 def test_changed_spec_under_the_same_name_is_refused(project, tmp_path, capsys):
     spec = yaml.safe_load((REPO_ROOT / "experiments" / "sweep_smoke.yaml").read_text())
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"

@@ -16,9 +16,10 @@ from optuna.trial import TrialState
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
 from pipeline.grid.expansion import expand
-from pipeline.workers.coordinator import collect_results, enqueue_only
+from pipeline.workers.coordinator import collect_results
 from pipeline.workers.queue import open_storage
 from tests.conftest import REPO_ROOT, TINY_GRID, write_project
+from tests.grid_study import enqueue_only
 from tests.servers import mlflow_server, postgres_server
 
 GRID = {**TINY_GRID, "name": "workers", "seeds": [0, 1]}  # 10 trainable cells, 2 infeasible
@@ -37,7 +38,7 @@ def make_project(root, data_dir, tracking_uri, grid=GRID, **profile):
 
 def start_worker(project, storage, study, *extra):
     command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "worker",
-               "--storage", storage, "--study", study, "--threads", "1", *extra]
+               "--storage", storage, "--study", study, *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("MLFLOW_TRACKING_URI", None)
     log = (project.root / f"worker-{time.monotonic_ns()}.log").open("w")

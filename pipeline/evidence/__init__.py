@@ -1,1 +1,1 @@
-"""Paired evidence for ablation verdicts: intervals, p-values, Holm and verdicts."""
+"""Paired evidence for ablation verdicts: intervals, p-values, multiplicity and verdicts."""

@@ -2,8 +2,8 @@
 
 An ablation trains a few seeds of a variant A and of the baseline B and scores both on one
 dataset's shared test images; seed s of A is paired with seed s of B. The estimate
-Δ̂ = mean over seeds of acc_A(s) − acc_B(s) has two sources of noise (design note
-shared/design/verdicts.md), read as a crossed seeds × images design, d(s,i) = c_A − c_B:
+Δ̂ = mean over seeds of acc_A(s) − acc_B(s) has two sources of noise (docs/statistics.md),
+read as a crossed seeds × images design, d(s,i) = c_A − c_B:
 
 - seeds: run-to-run noise, estimated from the per-seed differences D_s. Their variance
   includes the run-by-image noise (an image flipping from run to run), so s²_seed / S already
@@ -15,9 +15,10 @@ shared/design/verdicts.md), read as a crossed seeds × images design, d(s,i) = c
 
 With 2..5 seeds the seed variance is pooled over the comparisons of one dataset (the limma
 view with the prior taken as the pool; comparisons sharing the baseline runs are pooled
-through a model × seed fit, so the baseline's noise is counted once), and the degrees of
-freedom come from Welch–Satterthwaite. The intervals cover the population difference: the
-expectation over seeds and over images alike.
+through a model × seed fit, so the baseline's noise is counted once), checked against the
+baseline's and the variants' run variances estimated apart (the larger is used), and the
+degrees of freedom come from Welch–Satterthwaite. The intervals cover the population
+difference: the expectation over seeds and over images alike.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.contingency_tables import mcnemar
 
 _COUNT_NAMES = ("both", "only_variant", "only_baseline", "neither")
 
@@ -110,12 +110,6 @@ class Interval:
     degrees_of_freedom: float
     p_value: float
     seeds: int
-
-
-def mcnemar_exact(only_variant: int, only_baseline: int) -> float:
-    """Two-sided exact McNemar p-value on one seed's discordant images."""
-    table = [[0, only_variant], [only_baseline, 0]]
-    return float(mcnemar(table, exact=True).pvalue)
 
 
 def _seed_sum_of_squares(table: PairTable) -> float:
@@ -315,15 +309,74 @@ def paired_interval(
     return _interval_with_seed_variance(table, seed_variance, seed_degrees, level)
 
 
-def compare_dataset(tables: Mapping[str, PairTable], level: float = 0.95) -> dict[str, Interval]:
-    """Each comparison's interval, its seed variance pooled over all tables of the dataset.
+def _spread(accuracies: Sequence[np.ndarray]) -> tuple[float, int]:
+    """Sum of squared deviations of each model's run accuracies from its mean, and its df."""
+    squares = sum(float(np.sum((values - values.mean()) ** 2)) for values in accuracies)
+    return squares, sum(len(values) - 1 for values in accuracies)
 
-    Every table uses the dataset's `pooled_seed_variance` as is: it already holds each
-    table's own seed deviations, so moderating with them again would count them twice.
+
+def split_seed_variance(group: Sequence[PairTable]) -> tuple[float, float]:
+    """Delta variance s²_baseline + s²_variants of a group sharing its baseline, with its df.
+
+    The baseline's run variance and the variants' (pooled over the variants) are estimated
+    apart, so a baseline noisier or steadier than its variants is not averaged away as in the
+    pool; df by Welch–Satterthwaite. NaN without a degree of freedom on either side.
     """
-    pool_variance, pool_degrees = pooled_seed_variance(list(tables.values()))
+    leader = group[0]
+    base_squares, base_degrees = _spread([_baseline_correct(leader) / leader.images])
+    variant_squares, variant_degrees = _spread(
+        [_variant_correct(table) / table.images for table in group])
+    if base_degrees == 0 or variant_degrees == 0:
+        return math.nan, 0.0
+    parts = [base_squares / base_degrees, variant_squares / variant_degrees]
+    return sum(parts), _satterthwaite(parts, [base_degrees, variant_degrees])
+
+
+def seed_noise_homogeneity(tables: Sequence[PairTable]) -> tuple[float, int]:
+    """Bartlett's test that every model of the tables (baselines once) has one run variance.
+
+    The pool assumes it; p-value (NaN when fewer than two models have two or more seeds, or
+    a model's runs are identical) and the number of models tested.
+    """
+    samples = {}
+    for group in _baseline_groups(tables):
+        leader = group[0]
+        samples[id(leader), "baseline"] = _baseline_correct(leader) / leader.images
+        samples.update({(id(table), "variant"): _variant_correct(table) / table.images
+                        for table in group})
+    tested = [values for values in samples.values() if len(values) >= 2]
+    if len(tested) < 2 or any(np.var(values) == 0 for values in tested):
+        return math.nan, len(tested)
+    return float(stats.bartlett(*tested).pvalue), len(tested)
+
+
+def seed_variances(tables: Sequence[PairTable]) -> dict[int, tuple[float, float]]:
+    """id(table) -> the seed variance and df its interval uses.
+
+    The dataset's pool, unless the table's baseline group gives a larger split estimate
+    (`split_seed_variance`): then that, with its fewer df. The pool alone undercovers when
+    the baseline's runs are much noisier than its variants' (docs/statistics.md).
+    """
+    pool = pooled_seed_variance(tables)
+    chosen = {}
+    for group in _baseline_groups(tables):
+        split = split_seed_variance(group)
+        if not math.isnan(split[0]) and not math.isnan(pool[0]):
+            split = (max(split[0], pool[0]), min(split[1], pool[1]))
+        use = pool if math.isnan(split[0]) else split
+        chosen.update({id(table): use for table in group})
+    return chosen
+
+
+def compare_dataset(tables: Mapping[str, PairTable], level: float = 0.95) -> dict[str, Interval]:
+    """Each comparison's interval, its seed variance from `seed_variances` of the dataset.
+
+    The pool already holds each table's own seed deviations, so moderating with them again
+    would count them twice; it is used as is.
+    """
+    variances = seed_variances(list(tables.values()))
     return {
-        name: _interval_with_seed_variance(table, pool_variance, pool_degrees, level)
+        name: _interval_with_seed_variance(table, *variances[id(table)], level)
         for name, table in tables.items()
     }
 
@@ -346,3 +399,8 @@ def rank_agreement(first: Sequence[float], second: Sequence[float]) -> tuple[flo
     """Spearman rank correlation of two orderings (e.g. variants on two datasets), p-value."""
     result = stats.spearmanr(first, second)
     return float(result.statistic), float(result.pvalue)
+
+
+def image_component(table: PairTable) -> float:
+    """Var(Δ̂) share of the shared test images: the part no number of seeds removes."""
+    return _image_variance_component(table)

@@ -1,9 +1,11 @@
-"""Verdicts for a report's comparisons: Holm across the report, then better/worse/equivalent.
+"""Verdicts for a report's comparisons, drawn from intervals adjusted for the family and looks.
 
-A report makes many comparisons, so p-values are Holm-adjusted over the whole family. Adaptive
-replication looks at the data several times, so each look gets alpha / looks (Bonferroni).
-Equivalence is the TOST reading of the interval: the (1 − 2·alpha) interval inside
-±smallest_effect.
+A report makes m comparisons and adaptive replication looks at the data up to K times, so a
+verdict is read off the Bonferroni-level interval at confidence 1 − alpha / (K·m): **better**
+exactly when that interval lies above 0, **worse** when below. Its p-value counterpart is the
+Bonferroni-adjusted p = min(1, m·p) below alpha / K. Why Bonferroni and not Holm, and why the
+simultaneous coverage holds, is in docs/statistics.md ("Intervals that agree with verdicts").
+Equivalence is the TOST reading: the (1 − 2·alpha / K) interval inside ±smallest_effect.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ Key = TypeVar("Key", bound=Hashable)
 
 @dataclass(frozen=True)
 class Verdict(Interval):
-    """A comparison's interval with its Holm-adjusted p-value and verdict."""
+    """A comparison's 95% interval, its adjusted p and interval, and the verdict they give."""
 
     p_adjusted: float
     verdict: str
+    adjusted_level: float
+    adjusted_low: float
+    adjusted_high: float
 
 
 def _interval_fields(interval: Interval) -> dict[str, object]:
@@ -36,32 +41,37 @@ def _interval_fields(interval: Interval) -> dict[str, object]:
     return {field.name: getattr(interval, field.name) for field in fields(Interval)}
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values; NaN inputs stay NaN and are left out of the family."""
+def bonferroni(p_values: Sequence[float]) -> list[float]:
+    """Bonferroni-adjusted p-values; NaN inputs stay NaN and are left out of the family."""
     values = np.asarray(p_values, dtype=float)
     adjusted = np.full(values.shape, math.nan)
     present = ~np.isnan(values)
     if present.any():
-        adjusted[present] = multipletests(values[present], method="holm")[1]
+        adjusted[present] = multipletests(values[present], method="bonferroni")[1]
     return adjusted.tolist()
+
+
+def adjusted_level(alpha: float, looks: int = 1, family: int = 1) -> float:
+    """Confidence of the interval a verdict is read from: 1 − alpha / (looks · family)."""
+    return 1 - alpha / (looks * max(family, 1))
 
 
 def verdict(
     interval: Interval,
-    p_adjusted: float,
     smallest_effect: float,
     alpha: float = 0.05,
     looks: int = 1,
+    family: int = 1,
 ) -> str:
-    """better / worse when significant at alpha / looks, equivalent by TOST, else undecided."""
-    per_look = alpha / looks
-    if math.isnan(p_adjusted) or math.isnan(interval.delta):
+    """better / worse when the adjusted interval clears 0, equivalent by TOST, else undecided."""
+    if math.isnan(interval.delta) or math.isnan(interval.standard_error):
         return UNDECIDED
-    if p_adjusted < per_look and interval.delta > 0:
+    adjusted = interval_at(interval, adjusted_level(alpha, looks, family))
+    if adjusted.low > 0:
         return BETTER
-    if p_adjusted < per_look and interval.delta < 0:
+    if adjusted.high < 0:
         return WORSE
-    equivalence = interval_at(interval, 1 - 2 * per_look)
+    equivalence = interval_at(interval, 1 - 2 * alpha / looks)
     if -smallest_effect < equivalence.low and equivalence.high < smallest_effect:
         return EQUIVALENT
     return UNDECIDED
@@ -73,14 +83,20 @@ def decide_all(
     alpha: float = 0.05,
     looks: int = 1,
 ) -> dict[Key, Verdict]:
-    """Holm over all given intervals (the report's family), then each one's verdict."""
+    """Every interval's verdict, the family being all given intervals that have a p-value."""
     keys = list(intervals)
-    adjusted = holm([intervals[key].p_value for key in keys])
-    return {
-        key: Verdict(
+    adjusted = bonferroni([intervals[key].p_value for key in keys])
+    family = sum(not math.isnan(intervals[key].p_value) for key in keys)
+    level = adjusted_level(alpha, looks, family)
+    decided = {}
+    for key, p_adjusted in zip(keys, adjusted, strict=True):
+        wide = interval_at(intervals[key], level)
+        decided[key] = Verdict(
             **_interval_fields(intervals[key]),
             p_adjusted=p_adjusted,
-            verdict=verdict(intervals[key], p_adjusted, smallest_effect, alpha, looks),
+            verdict=verdict(intervals[key], smallest_effect, alpha, looks, family),
+            adjusted_level=level,
+            adjusted_low=wide.low,
+            adjusted_high=wide.high,
         )
-        for key, p_adjusted in zip(keys, adjusted, strict=True)
-    }
+    return decided

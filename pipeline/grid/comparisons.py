@@ -4,23 +4,35 @@ Each CNN variant is compared with the baseline CNN (its `factor` is the grid axi
 group of axes, it changes) and each Dense network with the baseline CNN (`cnn_vs_dense`), per
 dataset. Runs are paired by seed and all variants are scored on the same test images, so a
 comparison is the per-seed 2x2 table of right/wrong images (pipeline.evidence). Verdicts are
-Holm-adjusted over every comparison of the grid and use alpha / looks when seeds were added
-adaptively.
+read from intervals adjusted (Bonferroni) over every comparison of the grid and over the looks
+when seeds were added adaptively. `decide` takes any list of comparisons (a variant run set
+against a reference run set), so controls and other references reuse it.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.config import EvidenceConfig
-from pipeline.evidence.paired import PairTable, compare_dataset
-from pipeline.evidence.verdicts import Verdict, decide_all
+from pipeline.evidence.paired import PairTable, compare_dataset, seed_noise_homogeneity
+from pipeline.evidence.settle import Settle, settle
+from pipeline.evidence.verdicts import UNDECIDED, Verdict, decide_all
 from pipeline.grid.expansion import grid_models
 from pipeline.model.shapes import check_feasible
-from pipeline.runs.records import DONE, read_evidence, read_record, record_path
+from pipeline.runs.records import (
+    DONE,
+    RETRAIN,
+    EvidenceError,
+    evidence_path,
+    read_evidence,
+    read_record,
+    record_path,
+)
 from pipeline.specs.factors import FACTOR_NAMES
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.model import ModelSpec
@@ -107,6 +119,11 @@ def pair_table(results_dir: Path, comparison: Comparison, training: TrainingReci
                               seeds)
     baseline = correct_by_seed(results_dir, comparison.dataset, comparison.baseline, training,
                                seeds)
+    lengths = {(model, seed): len(right) for model, found in
+               ((comparison.variant, variant), (comparison.baseline, baseline))
+               for seed, right in found.items()}
+    if len(set(lengths.values())) > 1:
+        raise unequal_evidence(results_dir, comparison, training, lengths)
     return paired_by_seed(variant, baseline)
 
 
@@ -115,6 +132,18 @@ def shared_seeds(seeds_of: dict[tuple[str, str], list[int]],
     """The seeds both sides of `comparison` are planned with, in order: the paired runs."""
     return sorted(set(seeds_of[(comparison.dataset, comparison.variant_id)])
                   & set(seeds_of[(comparison.dataset, comparison.baseline_id)]))
+def unequal_evidence(results_dir: Path, comparison: Comparison, training: TrainingRecipe,
+                     lengths: dict) -> EvidenceError:
+    """One line naming the predictions file whose length differs from the others' (the
+    smallest group of lengths), instead of a ValueError from the paired statistics."""
+    counts = Counter(lengths.values())
+    odd = min(counts, key=lambda length: (counts[length], length))
+    usual = max(counts, key=lambda length: (counts[length], -length))
+    model, seed = next(key for key, length in lengths.items() if length == odd)
+    path = evidence_path(record_path(results_dir, RunSpec(
+        dataset=comparison.dataset, seed=seed, model=model, training=training)))
+    return EvidenceError(f"{path}: {odd} predictions where the other runs of "
+                         f"{comparison.dataset} have {usual}; delete it and {RETRAIN}")
 
 
 def paired_by_seed(variant: dict[int, np.ndarray],
@@ -127,19 +156,54 @@ def paired_by_seed(variant: dict[int, np.ndarray],
                                   np.stack([baseline[seed] for seed in common]))
 
 
+def dataset_tables(results_dir: Path, comparisons: list[Comparison], training: TrainingRecipe,
+                   seeds_of: dict[tuple[str, str], list[int]]) -> dict[Comparison, PairTable]:
+    """Each comparison's 2x2 tables over the seeds both sides have and finished."""
+    tables = {}
+    for comparison in comparisons:
+        table = pair_table(results_dir, comparison, training,
+                           shared_seeds(seeds_of, comparison))
+        if table is not None:
+            tables[comparison] = table
+    return tables
+
+
+def by_dataset(tables: dict[Comparison, PairTable]) -> dict[str, dict[Comparison, PairTable]]:
+    """The tables split per dataset: the unit whose seed variance is pooled."""
+    split: dict[str, dict[Comparison, PairTable]] = {}
+    for comparison, table in tables.items():
+        split.setdefault(comparison.dataset, {})[comparison] = table
+    return split
+
+
+def decide_tables(tables: dict[Comparison, PairTable],
+                  settings: Settings) -> dict[Comparison, Verdict]:
+    """Verdicts of the given tables: seed variance per dataset, one family for all."""
+    intervals = {}
+    for group in by_dataset(tables).values():
+        intervals.update(compare_dataset(group))
+    return decide_all(intervals, settings.smallest_effect, settings.alpha, settings.looks)
+
+
 def decide(results_dir: Path, comparisons: list[Comparison], training: TrainingRecipe,
            seeds_of: dict[tuple[str, str], list[int]],
            settings: Settings) -> dict[Comparison, Verdict]:
-    """Verdicts of every comparison that has evidence (Holm over all of them)."""
-    intervals = {}
-    for dataset in dict.fromkeys(comparison.dataset for comparison in comparisons):
-        tables = {}
-        for comparison in comparisons:
-            if comparison.dataset != dataset:
-                continue
-            table = pair_table(results_dir, comparison, training,
-                               shared_seeds(seeds_of, comparison))
-            if table is not None:
-                tables[comparison] = table
-        intervals.update(compare_dataset(tables) if tables else {})
-    return decide_all(intervals, settings.smallest_effect, settings.alpha, settings.looks)
+    """Verdicts of every comparison that has evidence (one family: all of them)."""
+    return decide_tables(dataset_tables(results_dir, comparisons, training, seeds_of),
+                         settings)
+
+
+def settle_all(tables: dict[Comparison, PairTable], verdicts: dict[Comparison, Verdict],
+               settings: Settings, power: float = 0.8) -> dict[Comparison, Settle]:
+    """Floor and seeds per side to reach `power`, for every undecided comparison."""
+    equivalence = 1 - 2 * settings.alpha / settings.looks
+    return {comparison: settle(tables[comparison], found, found.adjusted_level, equivalence,
+                               settings.smallest_effect, power)
+            for comparison, found in verdicts.items()
+            if found.verdict == UNDECIDED and not math.isnan(found.standard_error)}
+
+
+def noise_checks(tables: dict[Comparison, PairTable]) -> dict[str, tuple[float, int]]:
+    """Per dataset: Bartlett's p that its models share one run variance, models tested."""
+    return {dataset: seed_noise_homogeneity(list(group.values()))
+            for dataset, group in by_dataset(tables).items()}

@@ -22,7 +22,7 @@ from pipeline.grid.throughput import (
 )
 from pipeline.model.shapes import count_flops
 from pipeline.progress import console
-from pipeline.runs.records import recipe_hash
+from pipeline.runs.records import recipe_tag
 from pipeline.specs.run import RunSpec
 from pipeline.validation import ConfigError
 
@@ -63,7 +63,7 @@ class Eta:
 def run_id(spec: RunSpec) -> str:
     """A run's result-file stem: the run key alone repeats where references share a network
     and seed with a grid run but train with another recipe."""
-    return f"{spec.run_key}-t{recipe_hash(spec.training)}"
+    return f"{spec.run_key}-t{recipe_tag(spec.training)}"
 
 
 def duration_text(seconds: float) -> str:

@@ -11,7 +11,7 @@ from collections import Counter
 from rich.table import Table
 
 from pipeline.grid.eta import Eta, duration_text, run_id
-from pipeline.grid.stage import GridPlan
+from pipeline.grid.plan import GridPlan
 
 LIST_LIMIT = 200
 TO_TRAIN, CACHED, INFEASIBLE = "to train", "cached", "infeasible"

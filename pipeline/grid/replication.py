@@ -10,7 +10,6 @@ valid), and each look tests at alpha / looks (Bonferroni over the looks).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,12 +54,12 @@ def all_finished(results_dir: Path, grid: GridSpec, training: TrainingRecipe,
                for run in expand(grid, training, extra) if not run.infeasible)
 
 
-def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path, settings: Settings,
-              train: Callable[[ExtraSeeds], None] | None = None) -> Replication:
-    """Replay (and, given `train`, carry out) the adaptive seed additions of the grid.
+def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
+              settings: Settings) -> Replication:
+    """The adaptive seed additions the stored results call for: a pure function of them.
 
-    `train(extra)` must train the runs the new seeds add. Without it (the report stage),
-    the replay stops at the first look whose runs were not all trained.
+    The replay goes look by look and stops at the first look whose runs are not all stored
+    yet; its seeds are in `extra_seeds` (the train stage trains them and asks again).
     """
     if not isinstance(grid.seeds, AdaptiveSeeds):
         return Replication()
@@ -84,9 +83,7 @@ def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path, setti
             outcome.extra_seeds.setdefault(key, []).append(seed)
         outcome.looks.append({"seed": seed, "undecided": len(undecided),
                               "runs_added": len(additions)})
-        if train is not None:
-            train(outcome.extra_seeds)
-        elif not all_finished(results_dir, grid, training, outcome.extra_seeds):
+        if not all_finished(results_dir, grid, training, outcome.extra_seeds):
             outcome.stopped = f"runs of seed {seed} not trained yet"
             return outcome
     outcome.stopped = f"max {grid.seeds.max} seeds reached"

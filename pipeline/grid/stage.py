@@ -1,209 +1,159 @@
 """The DVC `train` stage: run every grid cell that has no valid result yet.
 
-Planning (which cells are cached, infeasible or pending) needs no TensorFlow, so an
-up-to-date grid costs well under a second; TensorFlow is imported once, only when
-something has to train. Results are written one file per run as each finishes, so a
-killed stage resumes with the unfinished runs only. After the initial seeds, adaptive
-grids add seeds where a comparison is still undecided (pipeline.grid.replication).
+One loop for every executor (pipeline.grid.executor): plan, execute the pending runs, then
+ask the adaptive replication (a pure function of the stored results) for more seeds; until
+none is added. Records are written one per run as each finishes, so a killed stage resumes.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipeline.config import Project
-from pipeline.data.prepared import load_prepared, prepared_digest
-from pipeline.grid.comparisons import Settings
-from pipeline.grid.expansion import GridRun, expand, expand_references
-from pipeline.grid.replication import ExtraSeeds, looks_of, replicate
-from pipeline.progress import console, epoch_callback, make_progress, summary_table
-from pipeline.runs.records import (
-    DONE,
-    INFEASIBLE,
-    base_record,
-    cache_key,
-    code_fingerprint,
-    read_record,
-    record_path,
-    reusable,
-    write_record,
-)
+from pipeline.grid.executor import Executor, InProcess
+from pipeline.grid.expansion import GridRun
+from pipeline.grid.plan import GridPlan, evidence_settings, plan_grid, record_infeasible
+from pipeline.grid.replication import replicate
+from pipeline.progress import console, summary_table
+from pipeline.runs.records import DONE
 from pipeline.specs.grid import GridSpec
 
-
-@dataclass
-class GridPlan:
-    """The grid's runs sorted into what is already answered and what must train."""
-
-    grid: GridSpec
-    runs: list[GridRun]
-    pending: list[GridRun] = field(default_factory=list)
-    reused: list[GridRun] = field(default_factory=list)
-    infeasible: list[GridRun] = field(default_factory=list)
-    digests: dict[str, str] = field(default_factory=dict)
-    code_version: str = ""
-    keys: dict[str, str] = field(default_factory=dict)  # run_key -> cache key
-
-    def key_of(self, run: GridRun) -> str:
-        return self.keys[run.spec.run_key]
+if TYPE_CHECKING:
+    from pipeline.runs.execute import RunContext
 
 
 @dataclass
 class GridOutcome:
-    plan: GridPlan
+    """What one train stage did. Each run of the final plan is in exactly one list, counted
+    when first planned (cached, infeasible) or when executed (trained, failed, unfinished)."""
+
+    plan: GridPlan | None = None
     trained: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)  # no record: workers lost, say
+    adaptive: str | None = None
     parent_run_id: str | None = None
     seconds: float = 0.0
 
+    @property
+    def executed(self) -> set[str]:
+        return {*self.trained, *self.failed, *self.unfinished}
 
-def evidence_settings(project: Project, grid: GridSpec) -> Settings:
-    evidence = project.params.evidence
-    return Settings(evidence.smallest_effect, evidence.alpha, looks_of(grid))
-
-
-def plan_grid(project: Project, grid: GridSpec | None = None,
-              extra_seeds: ExtraSeeds | None = None) -> GridPlan:
-    """Expand the grid and check each run's stored record against its cache key (no writes)."""
-    grid = grid or project.load_grid()
-    runs = expand(grid, project.params.training_recipe(), extra_seeds) + expand_references(grid)
-    plan = GridPlan(grid, runs, code_version=code_fingerprint())
-    plan.digests = {name: prepared_digest(project.prepared_dir, name) for name in grid.datasets}
-    for run in runs:
-        key = cache_key(run.spec, plan.digests[run.spec.dataset], plan.code_version)
-        plan.keys[run.spec.run_key] = key
-        path = record_path(project.results_dir, run.spec)
-        if run.infeasible:
-            plan.infeasible.append(run)
-        elif reusable(read_record(path), key):
-            plan.reused.append(run)
-        else:
-            plan.pending.append(run)
-    return plan
+    def count(self, plan: GridPlan, executed: list[GridRun] = ()) -> None:
+        """Count the cached runs this plan shows first, then the outcome of `executed`."""
+        self.plan = plan
+        seen = {*self.executed, *self.reused}
+        self.reused += [run.spec.run_key for run in plan.reused if run.spec.run_key not in seen]
+        for run in executed:
+            record = plan.stored(run)
+            status = record["status"] if record else None
+            target = self.trained if status == DONE else self.failed if record else \
+                self.unfinished
+            target.append(run.spec.run_key)
 
 
-def record_infeasible(project: Project, plan: GridPlan) -> None:
-    """Write (or refresh) the record of each infeasible cell, with the reason it cannot train."""
-    for run in plan.infeasible:
-        key = plan.key_of(run)
-        path = record_path(project.results_dir, run.spec)
-        if not reusable(read_record(path), key):
-            record = base_record(run.spec, key, plan.digests[run.spec.dataset],
-                                 plan.code_version)
-            record.update(status=INFEASIBLE, reason=run.infeasible)
-            write_record(path, record)
-
-
-def run_grid(project: Project, grid: GridSpec | None = None) -> GridOutcome:
-    """Train every pending run of the grid (initial seeds, then adaptive ones), logging each
-    to MLflow under one parent run opened when the first run trains."""
+def run_grid(project: Project, executor: Executor | None = None,
+             grid: GridSpec | None = None) -> GridOutcome:
+    """Train every pending run of the grid, initial seeds then adaptive ones, with `executor`
+    (default: in this process), under one MLflow parent run opened when the first run trains."""
     started = time.perf_counter()
     grid = grid or project.load_grid()
-    plan = plan_grid(project, grid)
-    record_infeasible(project, plan)
-    outcome = GridOutcome(plan)
-    console.print(f"grid [bold]{plan.grid.name}[/]: {len(plan.runs)} runs, "
-                  f"{len(plan.reused)} cached, {len(plan.infeasible)} infeasible, "
-                  f"{len(plan.pending)} to train")
-    with ParentRunOnDemand(project, outcome) as trainer:
-        trainer.train(plan.pending)
-
-        def train_added(extra: ExtraSeeds) -> None:
-            added = plan_grid(project, grid, extra)
-            console.print(f"adaptive seeds: {len(added.pending)} more run(s) where a "
-                          f"comparison is still undecided")
-            trainer.train(added.pending)
-            outcome.plan = added
-
-        replication = replicate(grid, project.params.training_recipe(), project.results_dir,
-                                evidence_settings(project, grid), train=train_added)
+    executor = executor or InProcess(project)
+    settings, training = evidence_settings(project, grid), project.params.training_recipe()
+    outcome, extra = GridOutcome(), None
+    with ParentOnDemand(project, grid, executor.tags, outcome) as parent:
+        while True:
+            plan = plan_grid(project, grid, extra)
+            record_infeasible(project, plan)
+            todo = [run for run in plan.pending if run.spec.run_key not in outcome.executed]
+            announce(plan, todo, first=extra is None)
+            if todo:
+                check_prepared(project, todo)
+                executor.execute(plan, todo, parent.context(plan))
+            outcome.count(plan, todo)
+            replication = replicate(grid, training, project.results_dir, settings)
+            if replication.extra_seeds == (extra or {}):
+                break
+            extra = replication.extra_seeds
+    outcome.adaptive = replication.stopped if replication.looks else None
     outcome.seconds = time.perf_counter() - started
-    print_summary(outcome, replication.stopped if replication.looks else None)
+    print_summary(outcome)
     return outcome
 
 
-class ParentRunOnDemand:
-    """Trains batches of runs under one MLflow parent run, opened only when a run trains."""
+class ParentOnDemand(ExitStack):
+    """The stage's MLflow parent run, opened when the first run is about to train; it ends
+    with the trained and failed counts."""
 
-    def __init__(self, project: Project, outcome: GridOutcome):
-        self.project, self.outcome = project, outcome
-        self.stack = ExitStack()
-        self.tracker = self.parent = None
-
-    def __enter__(self) -> ParentRunOnDemand:
-        self.stack.__enter__()
-        return self
+    def __init__(self, project: Project, grid: GridSpec, tags: dict[str, str],
+                 outcome: GridOutcome):
+        super().__init__()
+        self.project, self.grid, self.outcome = project, grid, outcome
+        self.tags = {"grid": grid.name, "profile": project.params.profile}
+        self.parent_tags = {**self.tags, **tags}
+        self.parent = self.opened = None
 
     def __exit__(self, *exc_info) -> bool:
         if self.parent is not None:
             self.parent.metrics = {"runs.trained": len(self.outcome.trained),
                                    "runs.failed": len(self.outcome.failed)}
-            self.parent.failed = bool(self.outcome.failed)
-        return self.stack.__exit__(*exc_info)
+            self.parent.failed = bool(self.outcome.failed or self.outcome.unfinished)
+        return super().__exit__(*exc_info)
 
-    def train(self, runs: list[GridRun]) -> None:
-        if not runs:
-            return
-        if self.parent is None:
-            self.open()
-        train_runs(self.project, runs, self.tracker, self.parent.run_id, self.tags,
-                   self.outcome)
-
-    def open(self) -> None:
+    def context(self, plan: GridPlan) -> RunContext:
+        """The run context under the parent run (opened, with the plan's counts, at first)."""
+        from pipeline.runs.execute import RunContext
         from pipeline.runs.tracking import Tracker, experiment_name
 
-        params, plan = self.project.params, self.outcome.plan
-        self.tracker = Tracker(self.project,
-                               experiment_name(self.project, plan.grid.name),
-                               description=plan.grid.description)
-        closed = self.tracker.close_abandoned_runs()
-        if closed:
-            console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed train stage")
-        self.tags = {"grid": plan.grid.name, "profile": params.profile}
-        counts = {"runs.total": len(plan.runs), "runs.pending": len(plan.pending),
-                  "runs.cached": len(plan.reused), "runs.infeasible": len(plan.infeasible)}
-        self.parent = self.stack.enter_context(self.tracker.parent_run(
-            f"grid {plan.grid.name} ({params.profile})", {**self.tags, **counts}, self.tags))
-        self.outcome.parent_run_id = self.parent.run_id
+        if self.opened is None:
+            tracker = Tracker(self.project, experiment_name(self.project, self.grid.name),
+                              description=self.grid.description)
+            if closed := tracker.close_abandoned_runs():
+                console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed stage")
+            counts = {"runs.total": len(plan.runs), "runs.pending": len(plan.pending),
+                      "runs.cached": len(plan.reused), "runs.infeasible": len(plan.infeasible)}
+            self.parent = self.enter_context(tracker.parent_run(
+                f"grid {self.grid.name} ({self.project.params.profile})",
+                {**self.parent_tags, **counts}, self.parent_tags))
+            self.outcome.parent_run_id = self.parent.run_id
+            self.opened = RunContext(tracker, self.parent.run_id, plan.code_version, self.tags)
+        return self.opened
 
 
-def train_runs(project: Project, runs: list[GridRun], tracker, parent_run_id: str,
-               tags: dict[str, str], outcome: GridOutcome) -> None:
-    """Train `runs` one by one (dataset by dataset), writing each record as it finishes."""
-    from pipeline.runs.execute import execute_run
+def check_prepared(project: Project, todo: list[GridRun]) -> None:
+    """Read each dataset the runs need here, so corrupt prepared data stops the stage with its
+    one-line error before any executor (or job process) starts."""
+    from pipeline.data.prepared import load_prepared
 
-    code_version = outcome.plan.code_version
-    with make_progress() as progress:
-        task = progress.add_task("training", total=len(runs))
-        for dataset in outcome.plan.grid.datasets:
-            selected = [run for run in runs if run.spec.dataset == dataset]
-            splits = load_prepared(project.prepared_dir, dataset) if selected else None
-            for run in selected:
-                label = run.spec.name
-                progress.update(task, description=label)
-                shown = epoch_callback(progress, task, label, run.spec.training.epochs)
-                record = execute_run(run.spec, splits, tracker, parent_run_id, code_version,
-                                     tags, project.params.mlflow.log_models, callbacks=[shown])
-                write_record(record_path(project.results_dir, run.spec), record)
-                (outcome.trained if record["status"] == DONE else outcome.failed).append(
-                    run.spec.run_key)
-                progress.advance(task)
+    for dataset in sorted({run.spec.dataset for run in todo}):
+        load_prepared(project.prepared_dir, dataset)
 
 
-def print_summary(outcome: GridOutcome, replication: str | None = None) -> None:
-    plan = outcome.plan
-    reused = len(plan.reused) - len(outcome.trained)  # the final plan counts this run's too
-    statuses = Counter({"trained": len(outcome.trained), "reused from cache": reused,
-                        "infeasible": len(plan.infeasible), "failed": len(outcome.failed)})
-    rows = [(name, count) for name, count in statuses.items()]
-    if replication:
-        rows.append(("adaptive seeds", replication))
+def announce(plan: GridPlan, todo: list[GridRun], first: bool) -> None:
+    if first:
+        console.print(f"grid [bold]{plan.grid.name}[/]: {len(plan.runs)} runs, "
+                      f"{len(plan.reused)} cached, {len(plan.infeasible)} infeasible, "
+                      f"{len(todo)} to train")
+    elif todo:
+        console.print(f"adaptive seeds: {len(todo)} more run(s) where a comparison is still "
+                      "undecided")
+
+
+def print_summary(outcome: GridOutcome) -> None:
+    """The one summary of the train stage (its counts add up to the final plan's runs)."""
+    rows = [("trained", len(outcome.trained)), ("reused from cache", len(outcome.reused)),
+            ("infeasible", len(outcome.plan.infeasible)), ("failed", len(outcome.failed))]
+    if outcome.unfinished:
+        rows.append(("unfinished (no record)", len(outcome.unfinished)))
+    if outcome.adaptive:
+        rows.append(("adaptive seeds", outcome.adaptive))
     rows.append(("wall time", f"{outcome.seconds:.1f} s"))
     if outcome.parent_run_id:
         rows.append(("MLflow parent run", outcome.parent_run_id))
-    console.print(summary_table(f"grid {plan.grid.name}: summary", rows))
+    console.print(summary_table(f"grid {outcome.plan.grid.name}: summary", rows))
     for key in outcome.failed:
         console.print(f"[red]failed[/] {key}: the reason is in results/runs/{key}-t*.json")

@@ -1,7 +1,8 @@
 """"Answers at a glance": one line per factor and dataset, written from the verdicts.
 
-A level is called better or worse only when its verdict says so; otherwise the line gives the
-interval ("no detectable difference") or says "equivalent"; every answer shows its seeds.
+A level is called better or worse only when its verdict says so, and the verdict is read from
+the adjusted interval the line shows; otherwise the line gives the interval ("no detectable
+difference") or says "equivalent"; every answer shows its seeds.
 """
 
 from __future__ import annotations
@@ -24,17 +25,21 @@ def factor_title(factor: str) -> str:
     return " × ".join(TITLES.get(name, name) for name in factor.split("×"))
 
 
+def adjusted_text(row: pd.Series) -> str:
+    """`adjusted 99.64% [+0.0012, +0.0081]`: the interval the verdict is read from."""
+    return (f"adjusted {100 * row['adj_level']:.4g}% "
+            f"[{row['adj_low']:+.4f}, {row['adj_high']:+.4f}]")
+
+
 def level_answer(row: pd.Series, smallest_effect: float, looks: int = 1) -> str:
-    """One level's verdict against the baseline, with its interval and seeds; `looks` > 1
-    when seeds were added adaptively (each look then tests at alpha / looks)."""
+    """One level's verdict against the baseline, drawn from its adjusted interval (shown with
+    the 95% one) and its seeds; `looks` > 1 when seeds were added adaptively."""
     seeds = f"{int(row['seeds'])} seeds"
     if row["verdict"] == "no runs":
         return f"{row['level']}: no finished runs"
     interval = interval_cell(row["delta"], row["ci_low"], row["ci_high"])
-    if row["verdict"] == BETTER:
-        return f"**{row['level']} better**: Δ {interval}, {seeds}"
-    if row["verdict"] == WORSE:
-        return f"**{row['level']} worse**: Δ {interval}, {seeds}"
+    if row["verdict"] in (BETTER, WORSE):
+        return f"**{row['level']} {row['verdict']}**: Δ {interval}, {adjusted_text(row)}, {seeds}"
     if row["verdict"] == EQUIVALENT:
         return (f"{row['level']} equivalent (Δ {interval}, inside ±{smallest_effect:g}), "
                 f"{seeds}")
@@ -42,9 +47,9 @@ def level_answer(row: pd.Series, smallest_effect: float, looks: int = 1) -> str:
         return f"{row['level']}: undecided (Δ {row['delta']:+.4f}, too few seeds), {seeds}"
     bounds = f"Δ within [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
     if row["ci_low"] > 0 or row["ci_high"] < 0:
-        corrections = "the Holm and look corrections" if looks > 1 else "the Holm correction"
-        return (f"{row['level']}: undecided, not significant after {corrections} ({bounds}), "
-                f"{seeds}")
+        corrections = "the comparisons and looks" if looks > 1 else "the comparisons"
+        return (f"{row['level']}: undecided, the 95% interval clears 0 but the one adjusted "
+                f"for {corrections} does not ({bounds}; {adjusted_text(row)}), {seeds}")
     return f"{row['level']}: no detectable difference ({bounds}), {seeds}"
 
 

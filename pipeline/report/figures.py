@@ -17,27 +17,32 @@ VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab
 
 def effect_dots(frame: pd.DataFrame, datasets: list[str], smallest_effect: float,
                 path: Path) -> Path:
-    """Δ test accuracy against the baseline with its 95% interval, one panel per dataset on
-    a shared axis; the grey band is ±smallest_effect, the line Δ = 0 (no truncated bars)."""
+    """Δ test accuracy against the baseline, one panel per dataset on a shared axis: the thin
+    bar is the adjusted interval the verdict is read from (the dot's colour), the thick one the
+    95% interval; the grey band is ±smallest_effect, the line Δ = 0 (no truncated bars)."""
     rows = frame[frame["verdict"] != "no runs"]
     labels = list(dict.fromkeys(rows["factor"] + ": " + rows["level"]))
     figure, panels = plt.subplots(1, len(datasets), figsize=(5.0 * len(datasets),
-                                                             0.42 * len(labels) + 1.4),
+                                                             0.42 * len(labels) + 1.6),
                                   squeeze=False, sharex=True)
     for panel, dataset in zip(panels[0], datasets, strict=True):
         shown = rows[rows["dataset"] == dataset]
         positions = [labels.index(f"{r['factor']}: {r['level']}") for _, r in shown.iterrows()]
-        low = (shown["delta"] - shown["ci_low"]).fillna(0.0)
-        high = (shown["ci_high"] - shown["delta"]).fillna(0.0)
         colours = [VERDICT_COLOURS.get(verdict, "tab:gray") for verdict in shown["verdict"]]
         panel.axvspan(-smallest_effect, smallest_effect, color="0.9")
         panel.axvline(0.0, color="0.4", linewidth=0.8)
-        panel.errorbar(shown["delta"], positions, xerr=[low, high], fmt="none", ecolor="0.3",
-                       capsize=3)
+        for (low, high), style in ((("adj_low", "adj_high"), dict(ecolor="0.55", elinewidth=1,
+                                                                  capsize=4)),
+                                   (("ci_low", "ci_high"), dict(ecolor="0.15", elinewidth=3,
+                                                                capsize=0))):
+            panel.errorbar(shown["delta"], positions, fmt="none", **style,
+                           xerr=[(shown["delta"] - shown[low]).fillna(0.0),
+                                 (shown[high] - shown["delta"]).fillna(0.0)])
         panel.scatter(shown["delta"], positions, c=colours, zorder=3)
         panel.set_yticks(range(len(labels)), labels, fontsize=8)
         panel.invert_yaxis()
-        panel.set_xlabel("Δ test accuracy vs baseline CNN (95% interval)")
+        panel.set_xlabel("Δ test accuracy vs baseline CNN\n(thick: 95% interval; thin: "
+                         "adjusted interval, the verdict's)")
         panel.set_title(dataset, fontsize=10)
         panel.grid(axis="x", alpha=0.3)
     figure.savefig(path, dpi=110, bbox_inches="tight")

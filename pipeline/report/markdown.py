@@ -26,6 +26,13 @@ def interval_cell(delta: float, low: float, high: float) -> str:
     return f"{delta:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
+def adjusted_cell(level: float, low: float, high: float) -> str:
+    """`[+0.0012, +0.0081] (99.64%)`: an interval at its stated confidence."""
+    if math.isnan(low) or math.isnan(high):
+        return "no interval"
+    return f"[{low:+.4f}, {high:+.4f}] ({100 * level:.4g}%)"
+
+
 def p_cell(value: float) -> str:
     if math.isnan(value):
         return "-"

@@ -107,7 +107,7 @@ def step_tables(results_dir: Path, grid: GridSpec,
 
 def decide_steps(tables: dict[RecipeStep, PairTable],
                  settings: Settings) -> dict[RecipeStep, Verdict]:
-    """Intervals with the seed variance pooled per dataset, Holm over this table only."""
+    """Intervals with the seed variance pooled per dataset, the family being this table."""
     intervals = {}
     for dataset in dict.fromkeys(step.dataset for step in tables):
         intervals.update(compare_dataset(
@@ -142,7 +142,7 @@ def recipe_gap_section(results_dir: Path, grid: GridSpec, training: TrainingReci
                      interval_cell(result.delta, result.low, result.high),
                      p_cell(result.p_adjusted), f"{result.verdict} ({result.seeds} seeds)"])
     headers = ["dataset", "trained as", "against", "what changes", "accuracy (mean)",
-               "Δ [95% CI]", "p (Holm)", "verdict"]
+               "Δ [95% CI]", "p (adj.)", "verdict"]
     return ["## The baseline's recipe against the textbooks'", "",
             f"The grid's baseline is the textbooks' own network ({grid.cnn.baseline.describe()})"
             f" trained with the grid's recipe: {training.optimizer}, batch "
@@ -151,5 +151,5 @@ def recipe_gap_section(results_dir: Path, grid: GridSpec, training: TrainingReci
             "same network with other recipes. Paired on the same seeds and test images, each "
             "row gives how far the change moves test accuracy: Δ = row − against, a 95% "
             "interval over seeds and images (seed variance pooled per dataset), p "
-            "Holm-adjusted over this table; verdicts as above.", "",
+            "Bonferroni-adjusted over this table; verdicts as above.", "",
             markdown_table(headers, rows), ""]

@@ -1,7 +1,9 @@
-"""The Model Registry: the best variant per dataset as `cnn-ablation-<dataset>`, alias `best`.
+"""The Model Registry: the best variant of a grid per dataset as
+`cnn-ablation-<grid>-<dataset>`, with the alias `best-<profile>`.
 
-Re-running moves the alias to the new best run; a run already registered keeps its version
-(no duplicate versions of one run).
+Each grid and profile owns its model and alias, so a smoke, default or full study never
+replaces another's `best`. Re-running moves the alias to the new best run; a run already
+registered keeps its version (no duplicate versions of one run).
 """
 
 from __future__ import annotations
@@ -13,8 +15,14 @@ from pipeline.config import Project
 BEST_ALIAS = "best"
 
 
-def model_name(project: Project, dataset: str) -> str:
-    return f"{project.params.mlflow.experiment_prefix}-{dataset}".replace("_", "-")
+def model_name(project: Project, grid_name: str, dataset: str) -> str:
+    """`<experiment prefix>-<grid>-<dataset>`, e.g. cnn-ablation-full-fashion-mnist."""
+    return f"{project.params.mlflow.experiment_prefix}-{grid_name}-{dataset}".replace("_", "-")
+
+
+def alias_of(project: Project) -> str:
+    """`best-<profile>`: the profile's budget decides what `best` was trained with."""
+    return f"{BEST_ALIAS}-{project.params.profile}".replace("_", "-")
 
 
 def logged_model_id(client, run_id: str) -> str | None:
@@ -35,8 +43,8 @@ def version_of_run(client, name: str, run_id: str):
     return found[0] if found else None
 
 
-def register_run(client, name: str, run_id: str) -> str | None:
-    """Register `run_id`'s model under `name` once, point alias `best` at it; its version."""
+def register_run(client, name: str, alias: str, run_id: str) -> str | None:
+    """Register `run_id`'s model under `name` once, point `alias` at it; its version."""
     from mlflow.exceptions import MlflowException
 
     version = version_of_run(client, name, run_id)
@@ -48,23 +56,29 @@ def register_run(client, name: str, run_id: str) -> str | None:
             client.create_registered_model(name)
         version = client.create_model_version(name, f"models:/{model_id}", run_id=run_id,
                                               model_id=model_id)
-    client.set_registered_model_alias(name, BEST_ALIAS, version.version)
+    client.set_registered_model_alias(name, alias, version.version)
     return str(version.version)
 
 
-def register_best(project: Project, tracker_or_uri, best_runs: dict[str, str]) -> dict[str, str]:
-    """Register each dataset's best MLflow run (dataset -> run id); returns dataset -> version.
+def register_best(project: Project, tracker_or_uri, grid_name: str,
+                  best_runs: dict[str, str]) -> dict[str, str]:
+    """Register each dataset's best MLflow run of grid `grid_name` (dataset -> run id) under
+    the profile's alias; returns dataset -> version.
 
     `tracker_or_uri` is a runs.tracking.Tracker or a tracking URI. Runs without a logged
     model (mlflow.log_models false) are skipped.
     """
     import mlflow
 
+    from pipeline.runs.tracking import wait_when_busy
+
+    wait_when_busy()
     uri = getattr(tracker_or_uri, "uri", tracker_or_uri)
     client = mlflow.MlflowClient(uri, registry_uri=uri)
     versions = {}
     for dataset, run_id in best_runs.items():
-        version = register_run(client, model_name(project, dataset), run_id)
+        version = register_run(client, model_name(project, grid_name, dataset),
+                               alias_of(project), run_id)
         if version is not None:
             versions[dataset] = version
     return versions

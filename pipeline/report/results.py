@@ -14,7 +14,7 @@ from pipeline.specs.model import ModelSpec
 RUN_COLUMNS = ["dataset", "variant_id", "run_key", "variant", "arch", *FACTOR_NAMES, "seed",
                "status", "reason", "params", "flops", "test_accuracy", "test_loss", "val_accuracy",
                "train_time_s", "samples_per_s", "peak_rss_mb", "epochs", "train_samples",
-               "mlflow_run_id"]
+               "mlflow_run_id", "device", "tensorflow_build"]
 METRIC_COLUMNS = {"params": "model/params", "flops": "model/flops",
                   "test_accuracy": "test/accuracy", "test_loss": "test/loss",
                   "train_time_s": "time/train_s", "samples_per_s": "time/samples_per_s",
@@ -46,6 +46,8 @@ def collect_runs(project: Project, grid: GridSpec,
                "status": record.get("status", "missing"), "reason": record.get("reason"),
                "val_accuracy": (history.get("val_accuracy") or [None])[-1],
                "mlflow_run_id": record.get("mlflow_run_id"),
+               "device": (record.get("device") or {}).get("device"),
+               "tensorflow_build": (record.get("device") or {}).get("tensorflow_build"),
                **factor_values(spec.model)}
         if row["status"] == "missing":
             row["reason"] = "no result yet: run `dvc repro` (train stage)"

@@ -13,6 +13,7 @@ from pipeline.grid.replication import Replication
 from pipeline.report.answers import factor_title
 from pipeline.report.markdown import (
     accuracy_cell,
+    adjusted_cell,
     compact,
     interval_cell,
     markdown_table,
@@ -59,12 +60,24 @@ def header(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[str]:
         f"{project.params.data.validation_size:,} held out from train, test "
         f"{training.test_samples or 'all 10,000'} images (used only for the final score)",
         f"- **Training**: {training.epochs} epoch(s), batch {training.batch_size}, "
-        f"{training.optimizer} lr {training.learning_rate}; design `{grid.design}`",
+        f"{training.optimizer} lr {training.learning_rate}, precision {training.precision}; "
+        f"design `{grid.design}`",
+        f"- **Device**: {devices_text(runs)}",
         f"- **Seeds**: {seeds_text(grid)}",
         f"- **Runs**: {len(runs)} ({', '.join(f'{k} {v}' for k, v in counts.items())})",
         f"- **Software**: Python {platform.python_version()}, {versions}", "",
         *incomplete_warning(runs),
     ]
+
+
+def devices_text(runs: pd.DataFrame) -> str:
+    """The devices and TensorFlow builds the runs trained on, with how many runs each."""
+    trained = runs.dropna(subset=["device"])
+    if trained.empty:
+        return "not recorded (runs trained before devices were recorded)"
+    counts = trained.groupby(["device", "tensorflow_build"], sort=False).size()
+    return "; ".join(f"{device}, {build} ({count} runs)"
+                     for (device, build), count in counts.items())
 
 
 def incomplete_warning(runs: pd.DataFrame) -> list[str]:
@@ -102,9 +115,13 @@ def method(settings: Settings, replication: Replication) -> list[str]:
         "the per-image differences, which does not average out over seeds because every "
         "seed sees the same images); a t interval with Satterthwaite degrees of freedom. "
         "A simulation test checks that these intervals cover a true Δ of 0 in 92-98% of "
-        "cases. p is the matching paired t test, Holm-adjusted over every comparison of "
-        f"this report. Verdicts: **better** / **worse** when the Holm p is below "
-        f"{settings.alpha}; **equivalent** when the {100 * (1 - 2 * settings.alpha):.0f}% "
+        "cases. Each comparison also carries the interval its verdict is read from: the same "
+        "interval at confidence 1 − alpha / (looks × comparisons), Bonferroni over every "
+        "comparison of this report and over the looks, so that all of them hold together "
+        "with 95% confidence (a simulation test checks it). Verdicts: **better** / "
+        "**worse** exactly when that adjusted interval lies above / below 0 (equivalently, "
+        f"the Bonferroni-adjusted p below {settings.alpha} / looks); **equivalent** when the "
+        f"{100 * (1 - 2 * settings.alpha / settings.looks):.4g}% "
         f"interval lies inside ±{settings.smallest_effect:g} (`evidence.smallest_effect`); "
         f"otherwise **undecided** (no detectable difference at this budget)." + adaptive, "",
     ]
@@ -112,7 +129,8 @@ def method(settings: Settings, replication: Replication) -> list[str]:
 
 def factor_table(frame: pd.DataFrame, variants: pd.DataFrame, dataset: str, factor: str,
                  baseline_id: str) -> list[str]:
-    """One factor's levels on one dataset: accuracy, Δ with interval, p, verdict, cost."""
+    """One factor's levels on one dataset: accuracy, Δ with its 95% and adjusted intervals,
+    adjusted p, verdict, cost."""
     rows = frame[(frame["dataset"] == dataset) & (frame["factor"] == factor)]
     by_name = variants[variants["dataset"] == dataset].set_index("variant")
     base = variants[variants["variant_id"] == baseline_id]
@@ -121,18 +139,19 @@ def factor_table(frame: pd.DataFrame, variants: pd.DataFrame, dataset: str, fact
         base = base.iloc[0]
         table.append([rows["baseline_level"].iloc[0] + " (baseline)", base["variant"],
                       compact(base["params"]), compact(base["flops"]), accuracy_cell(base),
-                      "-", "-", "baseline", seconds(base["train_time_s"])])
+                      "-", "-", "-", "baseline", seconds(base["train_time_s"])])
     for _, row in rows.iterrows():
         variant = by_name.loc[row["variant"]] if row["variant"] in by_name.index else None
         cells = ([compact(variant["params"]), compact(variant["flops"]),
                   accuracy_cell(variant), ] if variant is not None else ["-", "-", "-"])
-        delta = "-" if row["verdict"] == "no runs" else interval_cell(
-            row["delta"], row["ci_low"], row["ci_high"])
-        table.append([row["level"], row["variant"], *cells, delta,
+        delta, adjusted = ("-", "-") if row["verdict"] == "no runs" else (
+            interval_cell(row["delta"], row["ci_low"], row["ci_high"]),
+            adjusted_cell(row["adj_level"], row["adj_low"], row["adj_high"]))
+        table.append([row["level"], row["variant"], *cells, delta, adjusted,
                       p_cell(row.get("p_adjusted", float("nan"))), row["verdict"],
                       seconds(variant["train_time_s"]) if variant is not None else "-"])
     headers = ["level", "variant", "params", "FLOPs", "test accuracy (mean ± sd)",
-               "Δ vs baseline [95% CI]", "Holm p", "verdict", "train s"]
+               "Δ vs baseline [95% CI]", "verdict's interval", "adj. p", "verdict", "train s"]
     return [f"### {factor_title(factor)}", "", markdown_table(headers, table), ""]
 
 

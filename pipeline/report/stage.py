@@ -17,8 +17,8 @@ from pipeline.config import Project
 from pipeline.data.prepared import split_sizes
 from pipeline.grid.comparisons import Comparison, decide, evidence_by_seed, grid_comparisons
 from pipeline.grid.expansion import grid_models
+from pipeline.grid.plan import evidence_settings
 from pipeline.grid.replication import Replication, replicate, seeds_of
-from pipeline.grid.stage import evidence_settings
 from pipeline.model.layer_table import layer_table
 from pipeline.model.shapes import check_feasible
 from pipeline.progress import console, summary_table
@@ -40,10 +40,11 @@ from pipeline.report.figures import (
 from pipeline.report.html_page import write_html
 from pipeline.report.layer_prose import layer_summary_sentence
 from pipeline.report.pareto import fronts_of, pareto_section
-from pipeline.report.publish import best_runs, publish
+from pipeline.report.publish import best_runs, incomplete, publish
 from pipeline.report.recipe_gap import recipe_gap_section
 from pipeline.report.references import reference_frame, references_section
 from pipeline.report.results import collect_runs, summarize_variants
+from pipeline.report.settle import settle_section
 from pipeline.report.verdict_tables import (
     COLUMNS,
     comparison_frame,
@@ -51,6 +52,8 @@ from pipeline.report.verdict_tables import (
     level_label,
     variant_rank_agreement,
 )
+from pipeline.runs.committed_evidence import evidence_dir, export_evidence, seed_from_evidence
+from pipeline.runs.records import reads_logged, require_evidence
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.run import RunSpec, variant_id
 
@@ -68,6 +71,7 @@ def evaluate(project: Project, grid: GridSpec):
     """Replay the adaptive seeds, collect every run, decide every comparison."""
     training = project.params.training_recipe()
     settings = evidence_settings(project, grid)
+    require_evidence(project.results_dir, training)
     replication = replicate(grid, training, project.results_dir, settings)
     runs = collect_runs(project, grid, replication.extra_seeds)
     comparisons = grid_comparisons(grid)
@@ -77,7 +81,26 @@ def evaluate(project: Project, grid: GridSpec):
 
 
 def build_report(project: Project) -> dict:
-    """Write every report file for the active profile's grid; returns the metrics written."""
+    """Write every report file for the active profile's grid; returns the metrics written.
+
+    Committed evidence beside the report fills in records results/runs lacks (a clean
+    clone rebuilds the committed report); a complete study refreshes that evidence with
+    exactly the records the report read.
+    """
+    folder = evidence_dir(project.reports_dir)
+    seeded = seed_from_evidence(folder, project.results_dir)
+    if seeded:
+        console.print(f"evidence: {seeded} record(s) restored from {folder}")
+    with reads_logged() as read:
+        metrics, held_back = write_report(project)
+    if held_back is None:
+        count = export_evidence(sorted(read), folder)
+        console.print(f"evidence: {count} record(s) kept in {folder}")
+    return metrics
+
+
+def write_report(project: Project) -> tuple[dict, str | None]:
+    """The report files; returns the metrics and why the study is incomplete (or None)."""
     grid = project.load_grid()
     reports_dir = project.reports_dir
     figures_dir = reports_dir / "figures"
@@ -91,6 +114,7 @@ def build_report(project: Project) -> dict:
     frame[COLUMNS].to_csv(reports_dir / "comparisons.csv", index=False, float_format="%.6g")
     lines = sections.header(project, grid, runs) + sections.method(settings, replication)
     lines += answers_section(project, grid, frame, variants, baseline_ids(grid))
+    lines += settle_section(project)
     split = split_sizes(project.prepared_dir, grid.datasets[0],
                         project.params.data.validation_size)[:2]
     lines += references_section(reference_frame(project.results_dir, grid, split),
@@ -110,13 +134,14 @@ def build_report(project: Project) -> dict:
                f"CNN ablation report: {grid.name} ({project.params.profile})")
     metrics = report_metrics(project, grid, runs, variants, frame, replication)
     (reports_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    held_back = incomplete(runs, frame)
     publish(project, grid, [reports_dir / name for name in REPORT_FILES], figures_dir,
-            best_runs(runs, frame, baseline_ids(grid)))
+            best_runs(runs, frame, baseline_ids(grid)), held_back)
     console.print(summary_table(f"report -> {reports_dir}", [
         ("runs", len(runs)), *[(status, count) for status, count in metrics["runs"].items()],
         *[(verdict, count) for verdict, count in frame["verdict"].value_counts().items()],
         ("figures", len(list(figures_dir.glob("*.png"))))]))
-    return metrics
+    return metrics, held_back
 
 
 def curve_section(project: Project, grid: GridSpec, runs: pd.DataFrame, frame: pd.DataFrame,

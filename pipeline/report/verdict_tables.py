@@ -1,5 +1,7 @@
 """Verdict tables: one row per comparison, dataset against dataset, rank agreement.
 
+comparisons.csv keeps the 95% interval (`ci_low`, `ci_high`) and adds the interval the verdict
+is read from (`adj_low`, `adj_high` at confidence `adj_level`, see pipeline.evidence.verdicts).
 The rows come from pipeline.grid.comparisons (paired by seed and by test image); this module
 only arranges them for comparisons.csv, metrics.json and the report.
 """
@@ -16,7 +18,7 @@ from pipeline.grid.comparisons import CNN_VS_DENSE, Comparison
 from pipeline.specs.model import ModelSpec
 
 COLUMNS = ["dataset", "factor", "variant", "baseline", "seeds", "delta", "ci_low", "ci_high",
-           "p_value", "p_adjusted", "verdict"]
+           "p_value", "p_adjusted", "verdict", "adj_level", "adj_low", "adj_high"]
 
 
 def level_label(factor: str, model: ModelSpec) -> str:
@@ -47,7 +49,8 @@ def comparison_frame(comparisons: list[Comparison],
         else:
             row.update(seeds=found.seeds, delta=found.delta, ci_low=found.low,
                        ci_high=found.high, p_value=found.p_value, p_adjusted=found.p_adjusted,
-                       verdict=found.verdict)
+                       verdict=found.verdict, adj_level=found.adjusted_level,
+                       adj_low=found.adjusted_low, adj_high=found.adjusted_high)
         rows.append(row)
     return pd.DataFrame(rows, columns=[*COLUMNS, "level", "baseline_level", "variant_id"])
 

@@ -13,12 +13,17 @@ import hashlib
 import io
 import json
 import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from rich.markup import escape
 
 from pipeline.hashing import stable_hash
+from pipeline.progress import console
 from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
 
@@ -44,27 +49,64 @@ def code_fingerprint() -> str:
 
 
 def cache_key(spec: RunSpec, data_digest: str, code_version: str) -> str:
-    return stable_hash({"run": spec.model_dump(mode="json"), "data": data_digest,
+    return stable_hash({"run": spec.identity(), "data": data_digest,
                         "code": code_version}, 16)
+
+
+class EvidenceError(ValueError):
+    """Stored predictions the report cannot use; the message names the file and the remedy."""
+
+
+RETRAIN = "run `python -m pipeline train` (or `dvc repro`) to retrain it"
+
+
+@lru_cache(maxsize=256)  # a grid's runs share a few recipes
+def recipe_tag(training: TrainingRecipe) -> str:
+    """The training recipe's short hash that ends every record name of that recipe."""
+    return stable_hash(training.identity(), 6)
 
 
 def record_path(results_dir: Path, spec: RunSpec) -> Path:
     """`<variant>-s<seed>-t<training recipe hash>.json`: profiles with different budgets
     (default, full) keep separate results, and reverting a change finds the old ones."""
-    return results_dir / f"{spec.run_key}-t{recipe_hash(spec.training)}.json"
+    return results_dir / f"{spec.run_key}-t{recipe_tag(spec.training)}.json"
 
 
-@lru_cache(maxsize=256)  # a grid's runs share a few recipes
-def recipe_hash(training: TrainingRecipe) -> str:
-    return stable_hash(training.model_dump(mode="json"), 6)
+def require_evidence(results_dir: Path, training: TrainingRecipe) -> None:
+    """Stop with one line naming the first done record of `training` whose predictions are
+    missing or unreadable, rather than letting its comparisons silently lose it."""
+    problems = [problem for path in sorted(results_dir.glob(f"*-t{recipe_tag(training)}.json"))
+                if (read_record(path) or {}).get("status") == DONE
+                and (problem := evidence_problem(path))]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise EvidenceError(f"{problems[0]}{more}; {RETRAIN}")
+
+
+_READ_LOGS: list[set[Path]] = []  # open `reads_logged` sets, innermost last
+
+
+@contextmanager
+def reads_logged() -> Iterator[set[Path]]:
+    """Collect the path of every record read inside the block: what a report was built from,
+    and so exactly what its committed evidence must hold."""
+    read: set[Path] = set()
+    _READ_LOGS.append(read)
+    try:
+        yield read
+    finally:
+        _READ_LOGS.pop()
 
 
 def read_record(path: Path) -> dict | None:
     """A record, or None when it is absent or unreadable (a half-written file is not trusted)."""
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+    for log in _READ_LOGS:
+        log.add(path)
+    return record
 
 
 def evidence_path(path: Path) -> Path:
@@ -73,27 +115,74 @@ def evidence_path(path: Path) -> Path:
 
 
 def write_record(path: Path, record: dict) -> None:
-    """Atomic writes, evidence first: a killed process never leaves a half-written record, and
-    a record on disk always has its predictions beside it."""
+    """Atomic writes, evidence first: a killed process or a full disk never leaves a
+    half-written record, and a record on disk always has its predictions beside it.
+
+    A finished record is never replaced by a failed one of the same cache key (a worker
+    given up on after it wrote its result, a late duplicate): the finished one is kept.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     record = dict(record)
     evidence = record.pop(EVIDENCE, None)
+    if record.get("status") != DONE and finished(path, record.get("cache_key")):
+        return
     if evidence is not None:
-        temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez_compressed(temporary, **{name: evidence[name] for name in EVIDENCE_ARRAYS})
-        temporary.replace(evidence_path(path))
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    temporary.replace(path)
+        with temporary_beside(path, ".tmp.npz") as temporary:
+            np.savez_compressed(temporary,
+                                **{name: evidence[name] for name in EVIDENCE_ARRAYS})
+            temporary.replace(evidence_path(path))
+    with temporary_beside(path, ".tmp") as temporary:
+        temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        temporary.replace(path)
+
+
+@contextmanager
+def temporary_beside(path: Path, suffix: str) -> Iterator[Path]:
+    """A temporary file name beside `path`, removed if writing it fails (a full disk)."""
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}{suffix}")
+    try:
+        yield temporary
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def finished(path: Path, key: str | None) -> bool:
+    """True when `path` holds a done record of cache key `key` with usable evidence."""
+    record = read_record(path)
+    return bool(record) and record.get("cache_key") == key and record.get(
+        "status") == DONE and evidence_problem(path) is None
+
+
+def load_evidence(path: Path) -> tuple[dict[str, np.ndarray] | None, str | None]:
+    """(arrays, None) for record `path`'s usable evidence, else (None, what is wrong): absent,
+    not an npz, needing pickle (refused), lacking an array, or arrays of unequal length."""
+    file = evidence_path(path)
+    if not file.is_file():
+        return None, "missing"
+    try:
+        with np.load(file, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in EVIDENCE_ARRAYS}
+    except KeyError as error:
+        return None, f"lacks the array {error}"
+    except ValueError as error:
+        return None, f"unreadable without pickle ({error})"
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        return None, f"not a readable npz ({type(error).__name__}: {error})"
+    shapes = {name: array.shape for name, array in arrays.items()}
+    if any(len(shape) != 1 for shape in shapes.values()) or len(set(shapes.values())) != 1:
+        return None, f"arrays of mismatched shapes {shapes}"
+    return arrays, None
 
 
 def read_evidence(path: Path) -> dict[str, np.ndarray] | None:
-    """The predicted and true classes stored beside record `path`, or None when absent."""
-    try:
-        with np.load(evidence_path(path), allow_pickle=False) as stored:
-            return {name: stored[name] for name in EVIDENCE_ARRAYS}
-    except (OSError, ValueError, KeyError):
-        return None
+    """The predicted and true classes stored beside record `path`, or None when unusable."""
+    return load_evidence(path)[0]
+
+
+def evidence_problem(path: Path) -> str | None:
+    """One line naming the unusable evidence file of done record `path`, or None."""
+    _, problem = load_evidence(path)
+    return f"{evidence_path(path)}: {problem}" if problem else None
 
 
 def encode_evidence(evidence: dict[str, np.ndarray]) -> str:
@@ -112,6 +201,22 @@ def reusable(record: dict | None, key: str) -> bool:
     """True when a stored record answers this run: same key, and done or infeasible."""
     return bool(record) and record.get("cache_key") == key and record.get("status") in (
         DONE, INFEASIBLE)
+
+
+def reusable_at(path: Path, key: str) -> bool:
+    """True when the record at `path` answers this run, a done one with usable evidence.
+
+    A done record whose predictions are missing or unreadable is not reused silently: it
+    trains again, and one printed line names the file.
+    """
+    record = read_record(path)
+    if not reusable(record, key):
+        return False
+    problem = evidence_problem(path) if record["status"] == DONE else None
+    if problem:
+        console.print(f"[yellow]evidence[/] {escape(problem)}; this run trains again to "
+                      "restore it", highlight=False, soft_wrap=True)
+    return problem is None
 
 
 def base_record(spec: RunSpec, key: str, data_digest: str, code_version: str) -> dict:

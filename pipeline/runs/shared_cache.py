@@ -4,30 +4,59 @@
 git-ignored results/runs/ is empty. Before training, the copy is seeded with the home
 project's records (so cached runs are reused); afterwards its new records are published back
 (so the workspace and later experiments reuse them). In the home project both are no-ops.
+Each record travels with its `.predictions.npz`: a record without its evidence is no answer.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.config import Project
+from pipeline.runs.records import DONE, evidence_path, evidence_problem, read_record
+
+
+def copy_file(source: Path, destination: Path) -> None:
+    """Copy through a temporary file and a rename: an interrupted copy or a full disk leaves
+    the old file (or none), never a truncated one."""
+    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.copy")
+    try:
+        shutil.copy2(source, temporary)
+        temporary.replace(destination)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def newer(source: Path, destination: Path) -> bool:
+    return not destination.exists() or destination.stat().st_mtime < source.stat().st_mtime
+
+
+def copy_record(path: Path, target: Path) -> bool:
+    """Copy record `path` into `target` with its evidence (evidence first); a done record
+    whose evidence is unusable is not copied, nor one that would replace a newer file."""
+    destination = target / path.name
+    if not newer(path, destination):
+        return False
+    record = read_record(path)
+    if record is None:
+        return False
+    if record.get("status") == DONE:
+        if evidence_problem(path):
+            return False
+        copy_file(evidence_path(path), evidence_path(destination))
+    copy_file(path, destination)
+    return True
 
 
 def copy_records(source: Path, target: Path) -> int:
-    """Copy result files missing in `target` or older there; returns how many were copied."""
+    """Copy records (and their evidence) missing in `target` or older there; how many."""
     if not source.is_dir():
         return 0
     target.mkdir(parents=True, exist_ok=True)
-    copied = 0
-    for path in source.glob("*.json"):
-        destination = target / path.name
-        if not destination.exists() or destination.stat().st_mtime < path.stat().st_mtime:
-            shutil.copy2(path, destination)
-            copied += 1
-    return copied
+    return sum(copy_record(path, target) for path in sorted(source.glob("*.json")))
 
 
 @contextmanager

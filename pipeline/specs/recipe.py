@@ -3,14 +3,22 @@
 `Budget` (epochs and data per run) and `Optimization` (batch, optimizer, learning rate) are
 declared once; a profile carries a Budget, params.yaml `training:` an Optimization, a sweep a
 Budget plus its optimizer, and every run the full TrainingRecipe made of both.
+
+`precision` came later than the rest: its default (float32) is left out of a recipe's
+identity, so float32 runs keep the result files they had before the option existed.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
 from pipeline.specs.choices import LearningRate, Optimizer
 from pipeline.validation import Strict
+
+Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
+DEFAULT_PRECISION = "float32"
 
 
 class Budget(Strict):
@@ -31,6 +39,10 @@ class Optimization(Strict):
     batch_size: int = Field(default=64, ge=1)
     optimizer: Optimizer = "adam"
     learning_rate: LearningRate = 1e-3
+    precision: Precision = Field(
+        default=DEFAULT_PRECISION, description="Keras dtype policy of the hidden layers: "
+        "mixed_bfloat16 on CPUs with bf16 instructions, mixed_float16 on GPUs; the output "
+        "layer stays float32")
 
 
 class TrainingRecipe(Budget, Optimization):
@@ -42,6 +54,13 @@ class TrainingRecipe(Budget, Optimization):
         return cls(**budget_fields,
                    **optimization.model_dump(include=set(Optimization.model_fields)))
 
+    def identity(self) -> dict[str, object]:
+        """The recipe as hashed into cache keys and file names: the default precision is
+        left out, so adding the option kept every float32 run's key."""
+        fields = self.model_dump(mode="json")
+        if fields["precision"] == DEFAULT_PRECISION:
+            del fields["precision"]
+        return fields
 
 def capped(available: int, cap: int | None) -> int:
     """How many of `available` images a budget cap (None: no cap) lets a run use."""

@@ -39,6 +39,10 @@ class RunSpec(Strict):
     def name(self) -> str:
         return f"{self.dataset} {self.model.describe()} seed{self.seed}"
 
+    def identity(self) -> dict[str, object]:
+        """The spec as cache keys hash it (see TrainingRecipe.identity)."""
+        return {**self.model_dump(mode="json"), "training": self.training.identity()}
+
     def flat_params(self) -> dict[str, object]:
         """Dotted parameter names, as MLflow and the report show them."""
         params: dict[str, object] = {"dataset": self.dataset, "seed": self.seed}

@@ -19,8 +19,8 @@ from pipeline.config import Project
 from pipeline.evidence.paired import PairTable, paired_interval, pooled_seed_variance
 from pipeline.evidence.verdicts import verdict
 from pipeline.grid.comparisons import grid_comparisons, pair_table, shared_seeds
+from pipeline.grid.plan import evidence_settings
 from pipeline.grid.replication import replicate, seeds_of
-from pipeline.grid.stage import evidence_settings
 from pipeline.report.markdown import interval_cell, p_cell
 from pipeline.runs.records import DONE, decode_evidence, read_evidence, read_record
 
@@ -98,7 +98,7 @@ def against_grid_lines(project: Project, study: optuna.Study, dataset: str) -> l
                                    grid.correct[seed][None, :])
     interval = paired_interval(table, pool=grid_pool(project, dataset))
     evidence = project.params.evidence
-    found = verdict(interval, interval.p_value, evidence.smallest_effect, evidence.alpha)
+    found = verdict(interval, evidence.smallest_effect, evidence.alpha)
     return [f"Against the grid: sweep best − grid best `{grid.variant}` ({grid.mean:.4f} mean "
             f"over {len(grid.correct)} seeds), paired on the same {table.images} test images "
             f"and seed {seed}, seed variance pooled from the grid's comparisons: Δ "

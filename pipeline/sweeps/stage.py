@@ -12,6 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import TrialState
@@ -38,6 +39,9 @@ from pipeline.workers.worker import (
     WorkerSettings,
     close_orphan_run,
 )
+
+if TYPE_CHECKING:
+    from pipeline.runs.execute import RunContext
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -90,6 +94,7 @@ def run_sweep(project: Project, sweep: SweepSpec, trials: int | None,
               add_trials: int | None = None, timeout_s: float | None = None) -> SweepOutcome:
     """Run trials until the study holds `trials` (or `add_trials` more, or `timeout_s` passed),
     then test the best configuration once."""
+    from pipeline.runs.execute import RunContext
     from pipeline.runs.tracking import Tracker, experiment_name
 
     started = time.perf_counter()
@@ -111,8 +116,8 @@ def run_sweep(project: Project, sweep: SweepSpec, trials: int | None,
             task = progress.add_task(f"sweep {sweep.name}", total=budget.remaining(study))
             while budget.allows_another(study):
                 reap_lost_trials(study, settings, tracker)
-                run_trial(study, sweep, splits, tracker, parent.run_id, code_version, progress,
-                          task, settings)
+                run_trial(study, sweep, splits, RunContext(tracker, parent.run_id, code_version),
+                          progress, task, settings)
                 progress.advance(task)
         if evaluate_best:
             best = evaluate_best_trial(study, sweep, splits, tracker, parent.run_id,
@@ -130,17 +135,17 @@ def reap_lost_trials(study: optuna.Study, settings: WorkerSettings, tracker) -> 
                on_reaped=lambda trial, retried: close_orphan_run(tracker, trial, retried))
 
 
-def run_trial(study: optuna.Study, sweep: SweepSpec, splits, tracker, parent_run_id: str,
-              code_version: str, progress, task, settings: WorkerSettings) -> TrialState:
+def run_trial(study: optuna.Study, sweep: SweepSpec, splits, context: RunContext, progress,
+              task, settings: WorkerSettings) -> TrialState:
     """Ask for one trial (a retried one first), train it with pruning under a heartbeat, tell
     its outcome and tag its MLflow run."""
     from optuna_integration import KerasPruningCallback
 
-    from pipeline.runs.execute import execute_run
+    from pipeline.runs.execute import RunOptions, execute_run
 
     trial = study.ask()
     take_lease(study, trial, this_worker())
-    set_system_attr(study, trial, PARENT_RUN_ATTR, parent_run_id)
+    set_system_attr(study, trial, PARENT_RUN_ATTR, context.parent_run_id)
     spec = suggest_run(trial, sweep)
     progress.update(task, description=f"trial {trial.number}: {spec.model.describe()}")
     run_ids: list[str] = []
@@ -153,11 +158,11 @@ def run_trial(study: optuna.Study, sweep: SweepSpec, splits, tracker, parent_run
     try:
         with Heartbeat(study, trial, settings.heartbeat_s):
             record = execute_run(
-                spec, splits, tracker, parent_run_id, code_version,
-                tags={"study_name": sweep.name, "trial_number": str(trial.number)},
-                log_model=False, evaluate_test=False,
-                callbacks=[KerasPruningCallback(trial, "val_accuracy")],
-                stop_exceptions=(optuna.TrialPruned,), on_start=remember)
+                spec, splits,
+                context.tagged(study_name=sweep.name, trial_number=str(trial.number)),
+                RunOptions(log_model=False, evaluate_test=False,
+                           callbacks=(KerasPruningCallback(trial, "val_accuracy"),),
+                           stop_exceptions=(optuna.TrialPruned,), on_start=remember))
     except optuna.TrialPruned:
         state = TrialState.PRUNED
         study.tell(trial, state=state)
@@ -170,7 +175,7 @@ def run_trial(study: optuna.Study, sweep: SweepSpec, splits, tracker, parent_run
             state = TrialState.FAIL
             trial.set_user_attr("failure_reason", record["reason"][:2000])
             study.tell(trial, state=state)
-    tracker.client.set_tag(run_ids[0], "trial_state", state.name)
+    context.tracker.client.set_tag(run_ids[0], "trial_state", state.name)
     return state
 
 
@@ -195,7 +200,7 @@ def _state_counts(study: optuna.Study) -> dict[str, int]:
 
 def evaluate_best_trial(study, sweep, splits, tracker, parent, code_version) -> dict | None:
     """Retrain the best trial's configuration and score it on the test set (once per best)."""
-    from pipeline.runs.execute import execute_run
+    from pipeline.runs.execute import RunContext, execute_run
 
     try:
         best = study.best_trial
@@ -205,9 +210,10 @@ def evaluate_best_trial(study, sweep, splits, tracker, parent, code_version) -> 
     if stored and stored["trial_number"] == best.number:
         return stored
     spec = spec_from_params(best.params, sweep)
-    record = execute_run(spec, splits, tracker, parent, code_version,
-                         tags={"study_name": sweep.name, "trial_number": str(best.number),
-                               "role": "best-trial-test-evaluation"}, log_model=True)
+    record = execute_run(spec, splits, RunContext(
+        tracker, parent, code_version, {"study_name": sweep.name,
+                                        "trial_number": str(best.number),
+                                        "role": "best-trial-test-evaluation"}))
     if record["status"] != DONE:
         return None
     result = {"trial_number": best.number, "val_accuracy": best.value,

@@ -49,20 +49,18 @@ PARENT_RUN_ATTR = "lab:mlflow_parent_run_id"
 
 @dataclass
 class WorkerSettings:
-    """Lease timing and stopping rules of a worker."""
+    """Lease timing and stopping rules of a worker (defaults: params `workers`)."""
 
-    heartbeat_s: float = WorkersConfig().heartbeat_s  # defaults of params `workers:`,
-    grace_s: float = WorkersConfig().grace_s  # written once in pipeline/config.py
+    heartbeat_s: float = WorkersConfig().heartbeat_s
+    grace_s: float = WorkersConfig().grace_s
     poll_s: float = 2.0
     max_retries: int = WorkersConfig().max_retries
     wait_for_running: bool = True
     max_runs: int | None = None
 
     @classmethod
-    def from_params(cls, workers) -> WorkerSettings:
-        """The lease timing and retry limit of params `workers`."""
-        return cls(heartbeat_s=workers.heartbeat_s, grace_s=workers.grace_s,
-                   max_retries=workers.max_retries)
+    def from_params(cls, workers: WorkersConfig) -> WorkerSettings:
+        return cls(workers.heartbeat_s, workers.grace_s, max_retries=workers.max_retries)
 
 
 @dataclass
@@ -81,7 +79,7 @@ def check_study(study: optuna.Study) -> str:
     attrs = study.user_attrs
     if attrs.get("kind") != "grid":
         raise ConfigError(f"study {study.study_name!r} is not a grid study (kind "
-                          f"{attrs.get('kind')!r}); sweeps are joined with `pipeline sweep`")
+                          f"{attrs.get('kind')!r}); `pipeline worker` joins both kinds")
     code_version = code_fingerprint()
     if attrs["code_version"] != code_version:
         raise ConfigError(
@@ -207,18 +205,20 @@ def load_checked(project: Project, study: optuna.Study, dataset: str) -> Splits:
 def train_cell(study: optuna.Study, trial: FrozenTrial, spec: RunSpec, splits: Splits, tracker,
                code_version: str, worker: str, settings: WorkerSettings) -> dict:
     """Train one claimed cell under a heartbeat; store its record on the trial."""
-    from pipeline.runs.execute import execute_run
+    from pipeline.runs.execute import RunContext, RunOptions, execute_run
 
     attrs = study.user_attrs
+    context = RunContext(tracker, attrs["mlflow_parent_run_id"], code_version,
+                         {"study_name": study.study_name, "trial_number": str(trial.number),
+                          "worker": worker})
 
     def remember(run_id: str) -> None:
         set_system_attr(study, trial, RUN_ID_ATTR, run_id)
 
     with Heartbeat(study, trial, settings.heartbeat_s):
-        record = execute_run(spec, splits, tracker, attrs["mlflow_parent_run_id"], code_version,
-                             tags={"study_name": study.study_name,
-                                   "trial_number": str(trial.number), "worker": worker},
-                             log_model=attrs.get("log_models", True), on_start=remember)
+        record = execute_run(spec, splits, context,
+                             RunOptions(log_model=attrs.get("log_models", True),
+                                        on_start=remember))
     record["worker"] = worker
     stored = {key: value for key, value in record.items() if key != EVIDENCE}
     set_user_attr(study, trial, "record", json.dumps(stored))

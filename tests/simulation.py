@@ -1,6 +1,6 @@
 """Simulated correctness of paired runs, to check the coverage and power of the evidence.
 
-The model of the design note (shared/design/verdicts.md): model m, seed s, image i is right
+The model of docs/statistics.md ("Checking it: simulation"): model m, seed s, image i is right
 with probability sigmoid(centre + difficulty_i + affinity_{m,i} + quality_{m,s} + shift_m).
 
 - difficulty_i: drawn once per simulated dataset, shared by every model and seed, so the
@@ -122,19 +122,27 @@ def simulate_dataset(
     seed_sd: float = 0.0025,
     baseline_accuracy: float = 0.98,
     affinity_sd: float = 0.5,
+    variant_seed_sd: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One dataset's runs: variants (K, seeds, images) and their shared baseline (seeds, images).
 
     All variants are compared with the same baseline runs and the same images, as in a report.
+    `variant_seed_sd` gives the variants another run-to-run sd than the baseline's `seed_sd`
+    (unequal noise); each variant's centre is then re-solved so its true Δ stays `effect`.
     """
     calibration = calibrate(baseline_accuracy, base_logit_sd, affinity_sd, seed_sd, images)
+    variant = calibration if variant_seed_sd is None else calibrate(
+        baseline_accuracy, base_logit_sd, affinity_sd, variant_seed_sd, images)
     models = len(effects) + 1
-    shifts = [0.0, *(logit_shift(calibration, effect) for effect in effects)]
+    centres = [calibration.centre,
+               *(variant.centre + logit_shift(variant, effect) for effect in effects)]
+    quality_sds = [calibration.quality_sd] + [variant.quality_sd] * len(effects)
     difficulty = normal_draws(rng, base_logit_sd, images)
     affinity = normal_draws(rng, affinity_sd, (models, images))
-    quality = normal_draws(rng, calibration.quality_sd, (models, seeds))
-    model_logits = affinity + difficulty + np.float32(calibration.centre)
-    model_logits += np.asarray(shifts, dtype=np.float32)[:, None]
+    quality = normal_draws(rng, 1.0, (models, seeds))
+    quality *= np.asarray(quality_sds, dtype=np.float32)[:, None]
+    model_logits = affinity + difficulty
+    model_logits += np.asarray(centres, dtype=np.float32)[:, None]
     probabilities = model_logits[:, None, :] + quality[:, :, None]
     special.expit(probabilities, out=probabilities)
     correct = rng.random(probabilities.shape, dtype=np.float32) < probabilities

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m pipeline bench` measures training speed and writes performance.md."""

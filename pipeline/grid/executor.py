@@ -1,0 +1,54 @@
+"""How the train stage's pending runs get trained: `InProcess` here, one after another;
+pipeline.workers: through a shared Optuna study (`StudyExecutor`) or N local jobs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from pipeline.config import Project
+from pipeline.data.prepared import load_prepared
+from pipeline.grid.expansion import GridRun
+from pipeline.grid.plan import GridPlan
+from pipeline.progress import epoch_callback, make_progress
+from pipeline.runs.records import record_path, write_record
+
+if TYPE_CHECKING:
+    from pipeline.runs.execute import RunContext
+
+
+class Executor(Protocol):
+    """Trains runs; `tags` go on the stage's MLflow parent run (study name, job count)."""
+
+    tags: dict[str, str]
+
+    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext) -> None:
+        """Train `runs`, writing each one's record into the plan's results folder."""
+
+
+class InProcess:
+    """Train runs one by one in this process, dataset by dataset."""
+
+    tags: dict[str, str] = {}
+
+    def __init__(self, project: Project):
+        self.project = project
+
+    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext) -> None:
+        from pipeline.runs.execute import RunOptions, execute_run
+
+        log_model = self.project.params.mlflow.log_models
+        with make_progress() as progress:
+            task = progress.add_task("training", total=len(runs))
+            for dataset in plan.grid.datasets:
+                selected = [run for run in runs if run.spec.dataset == dataset]
+                splits = load_prepared(self.project.prepared_dir, dataset) if selected else None
+                for run in selected:
+                    label = run.spec.name
+                    progress.update(task, description=label)
+                    shown = epoch_callback(progress, task, label, run.spec.training.epochs)
+                    record = execute_run(run.spec, splits, context,
+                                         RunOptions(log_model=log_model, callbacks=(shown,)))
+                    write_record(record_path(plan.results_dir, run.spec), record)
+                    progress.advance(task)
+
