@@ -36,8 +36,10 @@ def delta_text(found: Verdict | None) -> str:
 def survival_sentence(name: str, against_baseline: Verdict | None,
                       against_control: Verdict | None, baseline: str = "the baseline") -> str:
     """One sentence: does `name`'s effect against `baseline` survive at equal capacity?"""
-    base = against_baseline.verdict if against_baseline else "no runs"
-    control = against_control.verdict if against_control else "no runs"
+    if against_baseline is None or against_control is None:
+        return (f"Not measured yet: {name} has no paired runs against {baseline} or against "
+                f"its control of equal capacity.")
+    base, control = against_baseline.verdict, against_control.verdict
     if base in DECIDED and control == base:
         return (f"Yes: {name} is {base} than {baseline} and still {control} than a control "
                 f"of equal capacity, so the effect is not capacity alone.")
@@ -129,7 +131,8 @@ def contrast_section(results_dir, grid: GridSpec, settings: Settings) -> list[st
                                                       recipes[reference.name], settings)
         change = layer_summary_sentence(contrast.model, reference.model)
         lines += [f"**{reference.name}** ({reference.source}) against **{contrast.name}**: "
-                  f"{change[0].lower()}{change[1:]} (layer tables under Layer shapes)", ""]
+                  f"{change[0].lower()}{change[1:-1]} (the layer tables are under Layer "
+                  f"shapes).", ""]
         rows = [[contrast.name, f"{count_params(contrast.model):,}", delta_text(against)]]
         if control is not None:
             rows.append([f"{contrast.name} resized to equal capacity: {control.describe()}",
