@@ -2,7 +2,8 @@
 
 For each reference: our mean test accuracy with its 95% interval over seeds and test images,
 the published figure, whether it lies inside our interval, and a flag when a run falls
-outside the range a sound run reaches (a data mix-up, a broken recipe).
+outside the range a sound run reaches (a data mix-up, a broken recipe). A reference with a
+`contrast` is also paired with it (pipeline.report.controls).
 """
 
 from __future__ import annotations
@@ -91,3 +92,4 @@ def references_section(frame: pd.DataFrame, note: str) -> list[str]:
     if note:
         lines += [note.strip(), ""]
     return lines + [markdown_table(headers, rows), ""]
+
