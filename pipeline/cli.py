@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_storage_options(train)
     train.add_argument("--no-work", action="store_true",
                        help="with --storage: only enqueue and wait for other workers")
+    add_budget_guard_options(train)
     train.add_argument("--jobs", default=None, type=jobs_value, metavar="N|auto",
                        help="training processes on this machine (default: params `jobs`, "
                             "auto = one per core); results are the same for any N")
@@ -61,17 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8080)
     commands.add_parser("report", help="write reports/ablation.md, results.csv and figures"
                         ).set_defaults(handler=report)
-    plan = commands.add_parser("plan", help="list the grid's runs and whether each is cached")
-    plan.set_defaults(handler=show_plan)
-    plan.add_argument("--all", action="store_true", help="list cached runs too")
-    plan.add_argument("--settle", action="store_true",
-                      help="list the runs that would settle the undecided comparisons, and ETA")
+    add_plan_command(commands)
     add_bench_command(commands)
     ui = commands.add_parser("ui", help="serve the MLflow UI for the project's store")
     ui.set_defaults(handler=serve_ui)
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     return parser
+
+
+def add_plan_command(commands) -> None:
+    plan = commands.add_parser("plan", help="count the grid's runs, estimate the time of those "
+                               "to train, and list them (a summary for large grids)")
+    plan.set_defaults(handler=show_plan)
+    plan.add_argument("--all", action="store_true",
+                      help="list every run, cached and infeasible ones too, however many")
+    plan.add_argument("--jobs", default=None, type=jobs_value, metavar="N|auto",
+                      help="training processes the ETA assumes (default: params `jobs`)")
+    plan.add_argument("--settle", action="store_true",
+                      help="list the runs that would settle the undecided comparisons, and ETA")
 
 
 def add_bench_command(commands) -> None:
@@ -101,6 +110,13 @@ def add_budget_options(parser: argparse.ArgumentParser, default_trials: int | No
                         help="sweeps: N trials more than the study holds now")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="sweeps: start no trial after this many seconds")
+
+
+def add_budget_guard_options(parser: argparse.ArgumentParser) -> None:
+    """`train` refuses a grid whose ETA exceeds the profile's max_hours (issue 17)."""
+    parser.add_argument("--max-hours", type=float, default=None, metavar="HOURS",
+                        help="train if the ETA is within HOURS (default: profile max_hours)")
+    parser.add_argument("--force", action="store_true", help="train whatever the ETA")
 
 
 def add_storage_options(parser: argparse.ArgumentParser) -> None:
@@ -216,11 +232,22 @@ def train_grid(project, arguments) -> int:
 
     storage = arguments.storage or project.params.workers.storage
     check_stores(project, storage)
-    outcome = run_grid(project, choose_executor(project, arguments, storage))
+    executor = choose_executor(project, arguments, storage)
+    guard_grid(project, arguments, getattr(executor, "jobs", 1))
+    outcome = run_grid(project, executor)
     if outcome.failed:
         console.print(f"[yellow]{len(outcome.failed)} run(s) failed[/]; the report lists them. "
                       "Fix the cause, then `dvc repro -f -s train` retrains only those.")
     return 0
+
+
+def guard_grid(project, arguments, jobs: int) -> None:
+    """Print the pending runs' count and ETA; refuse an ETA over the budget (OverBudget)."""
+    from pipeline.grid.eta import guard_training
+    from pipeline.grid.plan import plan_grid
+
+    guard_training(project, plan_grid(project).pending, jobs, max_hours=arguments.max_hours,
+                   force=arguments.force)
 
 
 def choose_executor(project, arguments, storage: str | None):
@@ -297,13 +324,13 @@ def join_study(project, arguments) -> int:
 def serve_dashboard(project, arguments) -> int:
     from pipeline.process_group import run_in_group
     from pipeline.sweeps.stage import default_storage
-    from pipeline.workers.queue import JOURNAL_PREFIX
+    from pipeline.workers.queue import JOURNAL_PREFIX, journal_path
 
     storage = arguments.storage or default_storage(project)
     console.print(f"optuna-dashboard for {redact(storage)} on "
                   f"http://{arguments.host}:{arguments.port}", highlight=False)
     if storage.startswith(JOURNAL_PREFIX):
-        storage = "/" + storage[len(JOURNAL_PREFIX):].lstrip("/")  # a journal file path
+        storage = str(journal_path(storage))
     else:
         check_store(storage, "Optuna storage")
     executable = Path(sys.executable).parent / "optuna-dashboard"
@@ -312,30 +339,21 @@ def serve_dashboard(project, arguments) -> int:
 
 
 def show_plan(project, arguments) -> None:
-    from rich.table import Table
-
     if arguments.settle:
         from pipeline.report.settle import settle_plan_lines
 
         console.print("\n".join(settle_plan_lines(project)), markup=False)
         return
 
+    from pipeline.grid.eta import estimate
     from pipeline.grid.plan import plan_grid
+    from pipeline.grid.plan_view import plan_view
+    from pipeline.workers.local import job_count
 
     plan = plan_grid(project)
-    table = Table(title=f"grid {plan.grid.name}")
-    for column in ("run", "dataset", "variant", "seed", "state"):
-        table.add_column(column)
-    states = {run.spec.run_key: "cached" for run in plan.reused}
-    states.update({run.spec.run_key: "infeasible" for run in plan.infeasible})
-    for run in plan.runs:
-        state = states.get(run.spec.run_key, "to train")
-        if arguments.all or state == "to train":
-            table.add_row(run.spec.run_key, run.spec.dataset, run.spec.model.describe(),
-                          str(run.spec.seed), state)
-    console.print(table)
-    console.print(f"{len(plan.pending)} to train, {len(plan.reused)} cached, "
-                  f"{len(plan.infeasible)} infeasible")
+    jobs = job_count(arguments.jobs or project.params.jobs)
+    for shown in plan_view(plan, estimate(project, plan.pending, jobs), arguments.all):
+        console.print(shown, highlight=False)
 
 
 def benchmark(project, arguments) -> None:

@@ -40,6 +40,9 @@ class ProfileConfig(Budget):
     baseline_floors: dict[DatasetName, float] = Field(
         default={}, description="test accuracy the baseline CNN must reach; checked in the report")
     description: str = ""
+    max_hours: float = Field(
+        default=12.0, gt=0.0, description="`train` refuses a grid whose ETA is longer "
+        "(`train --max-hours N` or `--force` goes on)")
 
 
 class EvidenceConfig(Strict):
@@ -134,11 +137,6 @@ class Project:
     @property
     def reports_dir(self) -> Path:
         return self.path(self.params.reports_dir)
-
-    def data_dir(self) -> Path | None:
-        """The IDX directory: $CNN_LAB_DATA_DIR, else params `data.dir`, else none."""
-        configured = os.environ.get(DATA_DIR_ENV) or self.params.data.dir
-        return self.home_path(configured) if configured else None
 
     def data_dirs(self) -> list[tuple[str, Path]]:
         """The documented search's folders, labelled: $CNN_LAB_DATA_DIR, then `data.dir`."""

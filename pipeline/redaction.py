@@ -19,12 +19,6 @@ def redact(text: object) -> str:
     return _USERINFO.sub(lambda match: f"{match['head']}{MASK}@", str(text))
 
 
-def has_secret(url: str) -> bool:
-    """True when `url` carries a password (a `user:password@` part)."""
-    match = _USERINFO.search(url)
-    return bool(match and match["secret"])
-
-
 def is_redacted(url: str) -> bool:
     """True when `url` was redacted (its password is the mask)."""
     return f":{MASK}@" in url

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.grid.executor import experiment_name
 from pipeline.grid.plan import plan_grid
 from pipeline.runs.execute import RunContext
-from pipeline.runs.tracking import Tracker
+from pipeline.runs.tracking import Tracker, experiment_name
 from pipeline.workers.coordinator import enqueue_cells, grid_study_name, open_grid_study, publish
 
 
@@ -13,7 +12,7 @@ def enqueue_only(project, storage_url: str, study_name: str | None = None):
     """Enqueue the grid's pending cells under an open parent run (left open for the
     workers' child runs). Returns the study, the plan and the parent run id."""
     plan = plan_grid(project)
-    tracker = Tracker(project, experiment_name(project, plan.grid),
+    tracker = Tracker(project, experiment_name(project, plan.grid.name),
                       description=plan.grid.description)
     tags = {"grid": plan.grid.name}
     parent = tracker.start_parent(f"grid {plan.grid.name} ({project.params.profile}, workers)",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.model.layer_table import layer_rows, layer_summary_sentence, layer_table
+from pipeline.model.layer_table import layer_rows, layer_table
 from pipeline.model.shapes import InfeasibleSpec
+from pipeline.report.layer_prose import layer_summary_sentence
 from pipeline.specs.model import ModelSpec
 
 TEXTBOOK = ModelSpec(arch="cnn", filters=(32, 64, 64), kernel_size=3, pooling="max",

@@ -19,6 +19,7 @@ from tests.synthetic_records import write_finished
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = 3000
+STANDARD = (55000, 5000)  # train and validation images of MNIST with validation_size 5000
 
 
 def load_grid(name: str) -> GridSpec:
@@ -39,7 +40,7 @@ def test_full_grid_splits_each_textbook_recipe_into_single_changes():
     full = committed_recipe("full")
     assert (full.optimizer, full.batch_size, full.epochs) == ("adam", 64, 5)
     rows = [(step.dataset, step.name, step.against, step.change)
-            for step in recipe_steps(load_grid("full.yaml"), full)]
+            for step in recipe_steps(load_grid("full.yaml"), full, STANDARD)]
     images = {"training images": ("all 55,000", "all 60,000")}
     assert rows == [
         ("mnist", "grid-recipe-all-images-mnist", GRID_BASELINE, images),
@@ -56,7 +57,7 @@ def test_full_grid_splits_each_textbook_recipe_into_single_changes():
 
 def test_cheap_references_measure_the_budget_so_they_take_no_part():
     assert load_grid("default.yaml").references.budget is not None
-    assert recipe_steps(load_grid("default.yaml"), committed_recipe("default")) == []
+    assert recipe_steps(load_grid("default.yaml"), committed_recipe("default"), STANDARD) == []
 
 
 def reference(name: str, **recipe) -> dict:
@@ -91,7 +92,7 @@ def test_section_pairs_the_same_network_by_seed_and_reports_missing_runs(tmp_pat
         other = write_done(project, RunSpec(dataset="mnist", seed=seed, model=model,
                                             training=rmsprop), 0.90)
         gains.append(other.mean() - base.mean())
-    lines = recipe_gap_section(project.results_dir, loaded, training, Settings())
+    lines = recipe_gap_section(project.results_dir, loaded, training, Settings(), (1000, 200))
     rows = [line for line in "\n".join(lines).splitlines() if line.startswith("| mnist")]
     assert len(rows) == 3, "rmsprop vs grid, batch 32 vs rmsprop, and batch 32 vs grid"
     rmsprop_row = next(row for row in rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.grid.expansion import expand
-from pipeline.grid.stage import plan_grid
+from pipeline.grid.plan import plan_grid
 from pipeline.runs.records import (
     DONE,
     FAILED,

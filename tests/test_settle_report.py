@@ -7,7 +7,7 @@ import yaml
 
 from pipeline.cli import main
 from pipeline.config import load_project
-from pipeline.grid.stage import plan_grid
+from pipeline.grid.plan import plan_grid
 from pipeline.report.settle import floor_text, settle_plan_lines, settle_section, settling
 from pipeline.runs.records import record_path, write_record
 from tests.synthetic_records import finished_record

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data.sampling import stratified_indices
-from pipeline.data.sources import DataNotFoundError, RawDataset
+from pipeline.data.sources import COUNTS, DataNotFoundError, RawDataset
 from pipeline.hashing import stable_hash
 
 
@@ -81,6 +81,16 @@ def prepared_digest(prepared_dir: Path, name: str) -> str:
             f"(or `python -m pipeline prepare`) first"
         )
     return json.loads(meta_path.read_text())["digest"]
+
+
+def split_sizes(prepared_dir: Path, name: str, validation_size: int) -> tuple[int, int, int]:
+    """Train, validation and test image counts: the prepared files' own, else the standard
+    60,000/10,000 images with `validation_size` carved from train (before `prepare` ran)."""
+    meta_path = prepared_paths(prepared_dir, name)[1]
+    if meta_path.is_file():
+        counts = json.loads(meta_path.read_text())["counts"]
+        return counts["train"], counts["validation"], counts["test"]
+    return COUNTS["train"] - validation_size, validation_size, COUNTS["test"]
 
 
 def load_prepared(prepared_dir: Path, name: str) -> Splits:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import EvidenceConfig
 from pipeline.evidence.paired import PairTable, compare_dataset, seed_noise_homogeneity
 from pipeline.evidence.settle import Settle, settle
 from pipeline.evidence.verdicts import UNDECIDED, Verdict, decide_all
@@ -62,8 +63,8 @@ class Comparison:
 class Settings:
     """How verdicts are reached: the smallest effect that matters, alpha, looks at the data."""
 
-    smallest_effect: float = 0.002
-    alpha: float = 0.05
+    smallest_effect: float = EvidenceConfig().smallest_effect  # the defaults of params
+    alpha: float = EvidenceConfig().alpha  # `evidence:`, written once in pipeline/config.py
     looks: int = 1
 
 
@@ -126,6 +127,11 @@ def pair_table(results_dir: Path, comparison: Comparison, training: TrainingReci
     return paired_by_seed(variant, baseline)
 
 
+def shared_seeds(seeds_of: dict[tuple[str, str], list[int]],
+                 comparison: Comparison) -> list[int]:
+    """The seeds both sides of `comparison` are planned with, in order: the paired runs."""
+    return sorted(set(seeds_of[(comparison.dataset, comparison.variant_id)])
+                  & set(seeds_of[(comparison.dataset, comparison.baseline_id)]))
 def unequal_evidence(results_dir: Path, comparison: Comparison, training: TrainingRecipe,
                      lengths: dict) -> EvidenceError:
     """One line naming the predictions file whose length differs from the others' (the
@@ -155,9 +161,8 @@ def dataset_tables(results_dir: Path, comparisons: list[Comparison], training: T
     """Each comparison's 2x2 tables over the seeds both sides have and finished."""
     tables = {}
     for comparison in comparisons:
-        seeds = sorted(set(seeds_of[(comparison.dataset, comparison.variant_id)])
-                       & set(seeds_of[(comparison.dataset, comparison.baseline_id)]))
-        table = pair_table(results_dir, comparison, training, seeds)
+        table = pair_table(results_dir, comparison, training,
+                           shared_seeds(seeds_of, comparison))
         if table is not None:
             tables[comparison] = table
     return tables

@@ -12,7 +12,6 @@ from pipeline.grid.expansion import GridRun
 from pipeline.grid.plan import GridPlan
 from pipeline.progress import epoch_callback, make_progress
 from pipeline.runs.records import record_path, write_record
-from pipeline.specs.grid import GridSpec
 
 if TYPE_CHECKING:
     from pipeline.runs.execute import RunContext
@@ -53,7 +52,3 @@ class InProcess:
                     write_record(record_path(plan.results_dir, run.spec), record)
                     progress.advance(task)
 
-
-def experiment_name(project: Project, grid: GridSpec) -> str:
-    """The grid's MLflow experiment: `<experiment_prefix>/<grid name>`."""
-    return f"{project.params.mlflow.experiment_prefix}/{grid.name}"

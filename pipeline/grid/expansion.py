@@ -11,11 +11,13 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.model.shapes import check_feasible
-from pipeline.specs.grid import GridSpec
+from pipeline.model.capacity import InfeasibleControl, match_params, needs_control
+from pipeline.model.shapes import check_feasible, count_params
+from pipeline.specs.grid import Controls, GridSpec
 from pipeline.specs.model import ModelSpec
 from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec, variant_id
+from pipeline.validation import ConfigError
 
 
 @dataclass(frozen=True)
@@ -73,30 +75,106 @@ def grid_models(grid: GridSpec) -> list[ModelSpec]:
     return models
 
 
+def matched_control(grid_name: str, baseline: ModelSpec, variant: ModelSpec,
+                    controls: Controls) -> ModelSpec | None:
+    """The baseline resized to the variant's parameters, or None when the variant is
+    infeasible or already within `controls.threshold` of the baseline; an unreachable
+    target is refused (ConfigError naming the grid, the variant and the counts)."""
+    if check_feasible(variant) is not None or not needs_control(baseline, variant,
+                                                                 controls.threshold):
+        return None
+    try:
+        return match_params(baseline, count_params(variant), controls.tolerance, avoid=variant)
+    except InfeasibleControl as error:
+        raise ConfigError(f"grid {grid_name}: controls: the control of {variant.describe()} "
+                          f"({count_params(variant):,} parameters): {error}") from None
+
+
+def control_models(grid: GridSpec) -> dict[ModelSpec, ModelSpec]:
+    """Variant -> its capacity-matched control, for every variant that needs one."""
+    if grid.controls is None or grid.cnn is None:
+        return {}
+    found = {}
+    for model in grid_models(grid):
+        if model != grid.cnn.baseline:
+            control = matched_control(grid.name, grid.cnn.baseline, model, grid.controls)
+            if control is not None:
+                found[model] = control
+    return found
+
+
+def all_models(grid: GridSpec) -> list[ModelSpec]:
+    """The grid's variants, then the controls that are not already variants."""
+    models = grid_models(grid)
+    seen = {_key(model) for model in models}
+    for control in control_models(grid).values():
+        if _key(control) not in seen:
+            seen.add(_key(control))
+            models.append(control)
+    return models
+
+
+def seeds_per_model(grid: GridSpec, dataset: str, models: list[ModelSpec],
+                    extra_seeds: Mapping[tuple[str, str], Sequence[int]]) -> list[list[int]]:
+    """Each model's seeds: the initial ones, its added ones and, for a control, those added
+    to any variant it controls, so a control pairs with its variants on every seed."""
+    controlled: dict[str, list[str]] = {}
+    for variant, control in control_models(grid).items():
+        controlled.setdefault(_key(control), []).append(variant_id(dataset, variant))
+    result = []
+    for model in models:
+        ids = [variant_id(dataset, model), *controlled.get(_key(model), [])]
+        added = sorted({seed for identifier in ids for seed in extra_seeds.get(
+            (dataset, identifier), [])} - set(grid.initial_seeds))
+        result.append([*grid.initial_seeds, *added])
+    return result
+
+
 def expand(grid: GridSpec, training: TrainingRecipe,
            extra_seeds: Mapping[tuple[str, str], Sequence[int]] | None = None) -> list[GridRun]:
     """All runs of the grid in a fixed order: dataset, then model, then seed.
 
     Every variant gets the grid's initial seeds, plus the seeds `extra_seeds` adds to it
-    (keyed by dataset and variant id: adaptive replication).
+    (keyed by dataset and variant id: adaptive replication); controls come after the
+    variants, with the seeds of the variants they control.
     """
     runs = []
-    models = grid_models(grid)
+    models = all_models(grid)
     reasons = {_key(model): check_feasible(model) for model in models}
-    extra_seeds = extra_seeds or {}
     for dataset in grid.datasets:
-        for model in models:
-            added = extra_seeds.get((dataset, variant_id(dataset, model)), [])
-            for seed in [*grid.initial_seeds, *added]:
+        seeds = seeds_per_model(grid, dataset, models, extra_seeds or {})
+        for model, model_seeds in zip(models, seeds, strict=True):
+            for seed in model_seeds:
                 spec = RunSpec(dataset=dataset, seed=seed, model=model, training=training)
                 runs.append(GridRun(spec, reasons[_key(model)]))
     return runs
 
 
+def reference_controls(grid: GridSpec) -> dict[str, ModelSpec]:
+    """Reference name -> its contrast's network resized to the reference's parameters (the
+    grid's `controls` tolerance and threshold, or their defaults)."""
+    if grid.references is None:
+        return {}
+    controls = grid.controls or Controls()
+    found = {}
+    for reference, contrast in grid.references.contrasts():
+        control = matched_control(grid.name, contrast.model, reference.model, controls)
+        if control is not None:
+            found[reference.name] = control
+    return found
+
+
 def expand_references(grid: GridSpec) -> list[GridRun]:
-    """The grid's textbook reference runs (each with its own recipe), one per initial seed."""
+    """The grid's textbook reference runs (each with its own recipe), one per initial seed,
+    then the capacity-matched controls of the references that have a contrast."""
     if grid.references is None:
         return []
-    return [GridRun(RunSpec(dataset=reference.dataset, seed=seed, model=reference.model,
-                            training=recipe), check_feasible(reference.model))
-            for reference, recipe in grid.references.recipes() for seed in grid.initial_seeds]
+    recipes = dict((reference.name, recipe) for reference, recipe in grid.references.recipes())
+    models = [(reference.dataset, reference.model, recipes[reference.name])
+              for reference in grid.references.runs]
+    by_name = {reference.name: reference for reference in grid.references.runs}
+    models += [(by_name[name].dataset, control, recipes[name])
+               for name, control in reference_controls(grid).items()]
+    return [GridRun(RunSpec(dataset=dataset, seed=seed, model=model, training=recipe),
+                    check_feasible(model))
+            for dataset, model, recipe in models for seed in grid.initial_seeds]

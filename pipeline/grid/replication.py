@@ -2,10 +2,12 @@
 
 With `seeds: {initial: 2, max: 5}` every variant trains seeds 0..initial-1. Then, one look at
 a time, the next seed is added to each variant whose comparison with the baseline is
-undecided and to that baseline (so runs stay paired by seed), until every comparison is
-decided, `max` seeds are reached, or the next look would exceed `extra_runs`. Decisions use
-only stored results, so the same results give the same seeds (DVC and the run cache stay
-valid), and each look tests at alpha / looks (Bonferroni over the looks).
+undecided and to that baseline (so runs stay paired by seed; a capacity-matched control
+follows the variants it controls, and variant-against-control comparisons count), until
+every comparison is decided, `max` seeds are reached, or the next look would exceed
+`extra_runs`. Decisions use only stored results, so the same results give the same seeds
+(DVC and the run cache stay valid), and each look tests at alpha / looks (Bonferroni over
+the looks).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.evidence.verdicts import UNDECIDED
-from pipeline.grid.comparisons import Settings, decide, grid_comparisons
+from pipeline.grid.comparisons import Settings, decide
+from pipeline.grid.controls import all_comparisons
 from pipeline.grid.expansion import expand
 from pipeline.runs.records import read_record, record_path
 from pipeline.specs.grid import AdaptiveSeeds, GridSpec
@@ -65,7 +68,7 @@ def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
         return Replication()
     outcome = Replication(stopped="every comparison decided")
     budget = grid.seeds.extra_runs if grid.seeds.extra_runs is not None else float("inf")
-    comparisons = grid_comparisons(grid)
+    comparisons = all_comparisons(grid)
     for seed in range(grid.seeds.initial, grid.seeds.max):
         verdicts = decide(results_dir, comparisons, training,
                           seeds_of(grid, training, outcome.extra_seeds), settings)
@@ -75,14 +78,18 @@ def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
                                                (c.dataset, c.baseline_id))))
         if not additions:
             return outcome
-        if len(additions) > budget:
+        extra = {key: list(seeds) for key, seeds in outcome.extra_seeds.items()}
+        for key in additions:
+            extra.setdefault(key, []).append(seed)
+        added = len(expand(grid, training, extra)) - len(expand(grid, training,
+                                                                outcome.extra_seeds))
+        if added > budget:
             outcome.stopped = f"budget of {grid.seeds.extra_runs} extra runs reached"
             return outcome
-        budget -= len(additions)
-        for key in additions:
-            outcome.extra_seeds.setdefault(key, []).append(seed)
+        budget -= added
+        outcome.extra_seeds = extra
         outcome.looks.append({"seed": seed, "undecided": len(undecided),
-                              "runs_added": len(additions)})
+                              "runs_added": added})
         if not all_finished(results_dir, grid, training, outcome.extra_seeds):
             outcome.stopped = f"runs of seed {seed} not trained yet"
             return outcome

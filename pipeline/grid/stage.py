@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.config import Project
-from pipeline.grid.executor import Executor, InProcess, experiment_name
+from pipeline.grid.executor import Executor, InProcess
 from pipeline.grid.expansion import GridRun
 from pipeline.grid.plan import GridPlan, evidence_settings, plan_grid, record_infeasible
 from pipeline.grid.replication import replicate
@@ -107,10 +107,10 @@ class ParentOnDemand(ExitStack):
     def context(self, plan: GridPlan) -> RunContext:
         """The run context under the parent run (opened, with the plan's counts, at first)."""
         from pipeline.runs.execute import RunContext
-        from pipeline.runs.tracking import Tracker
+        from pipeline.runs.tracking import Tracker, experiment_name
 
         if self.opened is None:
-            tracker = Tracker(self.project, experiment_name(self.project, self.grid),
+            tracker = Tracker(self.project, experiment_name(self.project, self.grid.name),
                               description=self.grid.description)
             if closed := tracker.close_abandoned_runs():
                 console.print(f"closed {closed} MLflow run(s) left RUNNING by a killed stage")

@@ -14,7 +14,6 @@ from pipeline.specs.model import ModelSpec
 # The Keras class behind each layer name that pipeline.model.keras_builder gives.
 LAYER_TYPES = {"conv": "Conv2D", "max_pool": "MaxPooling2D", "avg_pool": "AveragePooling2D",
                "flatten": "Flatten", "dense": "Dense", "output": "Dense", "dropout": "Dropout"}
-ARCH_NAMES = {"cnn": "CNN", "dense": "Dense network"}
 HEADER = ["| Layer (type) | Output Shape | Param # |", "|---|---|---:|"]
 
 
@@ -59,50 +58,3 @@ def layer_table(spec: ModelSpec) -> list[str]:
 def flattened_features(spec: ModelSpec) -> int:
     """How many features the Flatten layer hands to the Dense head."""
     return next(layer.output_shape[0] for layer in plan(spec) if layer.name == "flatten")
-
-
-def change_phrase(baseline: ModelSpec, variant: ModelSpec) -> str:
-    """What `variant` changes, e.g. `without pooling` or `with same padding instead of valid`."""
-    if baseline.arch != variant.arch:
-        return f"as a {ARCH_NAMES[variant.arch]} instead of a {ARCH_NAMES[baseline.arch]}"
-    joined = "-".join
-    changes = []
-    if baseline.pooling != variant.pooling:
-        changes.append("without pooling" if variant.pooling == "none"
-                       else f"with {variant.pooling} pooling instead of {baseline.pooling}")
-    if baseline.padding != variant.padding:
-        changes.append(f"with {variant.padding} padding instead of {baseline.padding}")
-    if baseline.kernel_size != variant.kernel_size:
-        changes.append(f"with {variant.kernel_size}x{variant.kernel_size} kernels instead of "
-                       f"{baseline.kernel_size}x{baseline.kernel_size}")
-    if baseline.filters != variant.filters:
-        changes.append(f"with filters {joined(map(str, variant.filters))} instead of "
-                       f"{joined(map(str, baseline.filters))}")
-    if baseline.dense_units != variant.dense_units:
-        changes.append(f"with hidden Dense {joined(map(str, variant.dense_units)) or 'none'} "
-                       f"instead of {joined(map(str, baseline.dense_units)) or 'none'}")
-    if baseline.dropout != variant.dropout:
-        changes.append(f"with dropout {variant.dropout:g} instead of {baseline.dropout:g}")
-    return " and ".join(changes) or "with the same settings"
-
-
-def layer_summary_sentence(baseline: ModelSpec, variant: ModelSpec) -> str:
-    """What the variant does to the flattened features and the parameter count.
-
-    e.g. "Without pooling, the network flattens 61,952 features instead of 1,152 and grows
-    from 104,202 to 712,202 parameters."
-    """
-    before_features, after_features = flattened_features(baseline), flattened_features(variant)
-    before_params = sum(row.params for row in layer_rows(baseline))
-    after_params = sum(row.params for row in layer_rows(variant))
-    if after_features == before_features:
-        features = f"still flattens {after_features:,} features"
-    else:
-        features = f"flattens {after_features:,} features instead of {before_features:,}"
-    if after_params == before_params:
-        params = f"keeps its {after_params:,} parameters"
-    else:
-        verb = "grows" if after_params > before_params else "shrinks"
-        params = f"{verb} from {before_params:,} to {after_params:,} parameters"
-    phrase = change_phrase(baseline, variant)
-    return f"{phrase[0].upper()}{phrase[1:]}, the network {features} and {params}."

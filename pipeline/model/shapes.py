@@ -43,7 +43,7 @@ def plan(spec: ModelSpec) -> list[LayerPlan]:
     layers: list[LayerPlan] = []
     side, channels = INPUT_SIDE, INPUT_CHANNELS
     if spec.arch == "cnn":
-        kernel = int(spec.kernel_size or 3)
+        kernel = int(spec.kernel_size)  # ModelSpec gives every CNN one (CNN_DEFAULTS)
         for block, num_filters in enumerate(spec.filters, start=1):
             padding = (kernel - 1) // 2 if spec.padding == "same" else 0
             new_side = side if spec.padding == "same" else output_side(side, kernel, 1, padding)

@@ -68,12 +68,14 @@ def dataset_answers(frame: pd.DataFrame, dataset: str, smallest_effect: float,
 
 
 def answers_section(project: Project, grid: GridSpec, frame: pd.DataFrame,
-                    variants: pd.DataFrame, baselines: dict[str, str]) -> list[str]:
+                    variants: pd.DataFrame, baselines: dict[str, str],
+                    split: tuple[int, int]) -> list[str]:
     """Per dataset: one answer line per factor, then the baseline against its floor."""
     smallest = project.params.evidence.smallest_effect
     lines = ["## Answers at a glance", ""]
     floors = project.params.active.baseline_floors
-    explained = {step.dataset for step in recipe_steps(grid, project.params.training_recipe())}
+    steps = recipe_steps(grid, project.params.training_recipe(), split)
+    explained = {step.dataset for step in steps}
     for dataset in grid.datasets:
         lines += [f"**{dataset}**", ""]
         lines += [f"- {answer}" for answer

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.data.sources import CLASS_NAMES
 from pipeline.evidence.paired import PairTable, compare_dataset
-from pipeline.grid.comparisons import Comparison, evidence_by_seed
+from pipeline.grid.comparisons import Comparison, evidence_by_seed, shared_seeds
 from pipeline.report.markdown import interval_cell, markdown_table
 from pipeline.specs.recipe import TrainingRecipe
 
@@ -43,8 +43,7 @@ def class_intervals(results_dir: Path, comparisons: list[Comparison], training: 
     """Per comparison and class: the paired interval of Δ on that class's images."""
     tables = {}
     for comparison in comparisons:
-        seeds = sorted(set(seeds_of[(comparison.dataset, comparison.variant_id)])
-                       & set(seeds_of[(comparison.dataset, comparison.baseline_id)]))
+        seeds = shared_seeds(seeds_of, comparison)
         variant = evidence_by_seed(results_dir, comparison.dataset, comparison.variant,
                                    training, seeds)
         baseline = evidence_by_seed(results_dir, comparison.dataset, comparison.baseline,

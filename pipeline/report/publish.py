@@ -48,9 +48,9 @@ def publish(project: Project, grid: GridSpec, files: list[Path], figures_dir: Pa
     """Log the report to the latest parent run of the grid's experiment and register the
     best runs unless `held_back` says why not; a store that lacks those runs (a copied
     results folder) is skipped, said."""
-    from pipeline.runs.tracking import Tracker
+    from pipeline.runs.tracking import Tracker, experiment_name
 
-    tracker = Tracker(project, f"{project.params.mlflow.experiment_prefix}/{grid.name}",
+    tracker = Tracker(project, experiment_name(project, grid.name),
                       description=grid.description)
     parents = tracker.client.search_runs(
         [tracker.experiment_id], filter_string="tags.kind = 'parent'",

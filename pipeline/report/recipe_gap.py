@@ -26,16 +26,17 @@ from pipeline.specs.recipe import TrainingRecipe
 GRID_BASELINE = "the grid's baseline"
 
 
-def recipe_settings(recipe: TrainingRecipe) -> dict[str, object]:
+def recipe_settings(recipe: TrainingRecipe, split: tuple[int, int]) -> dict[str, object]:
     """The settings a reader compares between two recipes of one network."""
-    return {"training images": training_images_text(recipe), "epochs": recipe.epochs,
+    return {"training images": training_images_text(recipe, split), "epochs": recipe.epochs,
             "optimizer": recipe.optimizer, "batch": recipe.batch_size,
             "learning rate": recipe.learning_rate}
 
 
-def changes(before: TrainingRecipe, after: TrainingRecipe) -> dict[str, tuple]:
+def changes(before: TrainingRecipe, after: TrainingRecipe,
+            split: tuple[int, int]) -> dict[str, tuple]:
     """Setting -> (before, after) for every setting the two recipes do not share."""
-    old, new = recipe_settings(before), recipe_settings(after)
+    old, new = recipe_settings(before, split), recipe_settings(after, split)
     return {name: (old[name], new[name]) for name in old if old[name] != new[name]}
 
 
@@ -52,10 +53,11 @@ class RecipeStep:
     against: str
     recipe: TrainingRecipe
     against_recipe: TrainingRecipe
+    split: tuple[int, int]  # train and validation images of the dataset, for the words
 
     @property
     def change(self) -> dict[str, tuple]:
-        return changes(self.against_recipe, self.recipe)
+        return changes(self.against_recipe, self.recipe, self.split)
 
 
 def same_network_references(grid: GridSpec, training: TrainingRecipe,
@@ -68,7 +70,8 @@ def same_network_references(grid: GridSpec, training: TrainingRecipe,
             and recipe.test_samples == training.test_samples]
 
 
-def recipe_steps(grid: GridSpec, training: TrainingRecipe) -> list[RecipeStep]:
+def recipe_steps(grid: GridSpec, training: TrainingRecipe,
+                 split: tuple[int, int]) -> list[RecipeStep]:
     """Per dataset: each same-network reference against the grid's baseline, and against the
     reference whose changes are the largest strict subset of its own (one change at a time).
     Ordered by how many settings a row changes (single changes before their sum), changes
@@ -78,12 +81,13 @@ def recipe_steps(grid: GridSpec, training: TrainingRecipe) -> list[RecipeStep]:
         nodes = same_network_references(grid, training, dataset)
         rows = []
         for name, recipe in nodes:
-            own = changes(training, recipe).items()
-            rows.append(RecipeStep(dataset, name, GRID_BASELINE, recipe, training))
-            nested = [node for node in nodes if changes(training, node[1]).items() < own]
+            own = changes(training, recipe, split).items()
+            rows.append(RecipeStep(dataset, name, GRID_BASELINE, recipe, training, split))
+            nested = [node for node in nodes if changes(training, node[1], split).items() < own]
             if nested:
-                other, other_recipe = max(nested, key=lambda node: len(changes(training, node[1])))
-                rows.append(RecipeStep(dataset, name, other, recipe, other_recipe))
+                other, other_recipe = max(nested,
+                                          key=lambda node: len(changes(training, node[1], split)))
+                rows.append(RecipeStep(dataset, name, other, recipe, other_recipe, split))
         steps += sorted(rows, key=lambda step: (len(step.change), step.against != GRID_BASELINE))
     return steps
 
@@ -119,9 +123,9 @@ def mean_accuracies(table: PairTable) -> tuple[float, float]:
 
 
 def recipe_gap_section(results_dir: Path, grid: GridSpec, training: TrainingRecipe,
-                       settings: Settings) -> list[str]:
+                       settings: Settings, split: tuple[int, int]) -> list[str]:
     """The section's Markdown; empty when no reference trains the baseline network."""
-    steps = recipe_steps(grid, training)
+    steps = recipe_steps(grid, training, split)
     if not steps:
         return []
     tables = step_tables(results_dir, grid, steps)
@@ -143,7 +147,7 @@ def recipe_gap_section(results_dir: Path, grid: GridSpec, training: TrainingReci
             f"The grid's baseline is the textbooks' own network ({grid.cnn.baseline.describe()})"
             f" trained with the grid's recipe: {training.optimizer}, batch "
             f"{training.batch_size}, {training.epochs} epochs, "
-            f"{training_images_text(training)} training images. These references train the "
+            f"{training_images_text(training, split)} training images. These references train the "
             "same network with other recipes. Paired on the same seeds and test images, each "
             "row gives how far the change moves test accuracy: Δ = row − against, a 95% "
             "interval over seeds and images (seed variance pooled per dataset), p "

@@ -2,7 +2,8 @@
 
 For each reference: our mean test accuracy with its 95% interval over seeds and test images,
 the published figure, whether it lies inside our interval, and a flag when a run falls
-outside the range a sound run reaches (a data mix-up, a broken recipe).
+outside the range a sound run reaches (a data mix-up, a broken recipe). A reference with a
+`contrast` is also paired with it (pipeline.report.controls).
 """
 
 from __future__ import annotations
@@ -14,24 +15,24 @@ from pipeline.model.shapes import count_params
 from pipeline.report.markdown import markdown_table
 from pipeline.runs.records import DONE, read_evidence, read_record, record_path
 from pipeline.specs.grid import GridSpec
-from pipeline.specs.recipe import TrainingRecipe
+from pipeline.specs.recipe import TrainingRecipe, training_image_count
 from pipeline.specs.run import RunSpec
 
 
-def training_images_text(recipe: TrainingRecipe) -> str:
-    """How many training images a recipe uses, in words (the 5,000 validation images count
+def training_images_text(recipe: TrainingRecipe, split: tuple[int, int]) -> str:
+    """How many training images a recipe uses, in words: `20,000`, or `all 55,000` of the
+    train split (`split`: its train and validation image counts; the validation images count
     only when `include_validation` is set)."""
-    if recipe.train_samples:
-        return f"{recipe.train_samples:,}"
-    return "all 60,000" if recipe.include_validation else "all 55,000"
+    count = training_image_count(recipe, *split)
+    return f"{count:,}" if recipe.train_samples == count else f"all {count:,}"
 
 
-def recipe_text(recipe: TrainingRecipe) -> str:
+def recipe_text(recipe: TrainingRecipe, split: tuple[int, int]) -> str:
     return (f"{recipe.optimizer}, batch {recipe.batch_size}, {recipe.epochs} epochs, "
-            f"{training_images_text(recipe)} training images")
+            f"{training_images_text(recipe, split)} training images")
 
 
-def reference_frame(results_dir, grid: GridSpec) -> pd.DataFrame:
+def reference_frame(results_dir, grid: GridSpec, split: tuple[int, int]) -> pd.DataFrame:
     """One row per reference: recipe, params, published figure, our interval, flags."""
     rows = []
     for reference, recipe in grid.references.recipes() if grid.references else []:
@@ -47,7 +48,7 @@ def reference_frame(results_dir, grid: GridSpec) -> pd.DataFrame:
                 images = len(evidence["labels"]) if evidence else 10000
         row = {"reference": reference.name, "source": reference.source,
                "dataset": reference.dataset, "params": count_params(reference.model),
-               "recipe": recipe_text(recipe), "published": reference.published,
+               "recipe": recipe_text(recipe, split), "published": reference.published,
                "published_source": reference.published_source, "seeds": len(accuracies),
                "expected_low": reference.expected[0], "expected_high": reference.expected[1]}
         if accuracies:
@@ -91,3 +92,4 @@ def references_section(frame: pd.DataFrame, note: str) -> list[str]:
     if note:
         lines += [note.strip(), ""]
     return lines + [markdown_table(headers, rows), ""]
+

@@ -7,7 +7,7 @@ import pandas as pd
 from pipeline.config import Project
 from pipeline.grid.expansion import expand
 from pipeline.runs.records import read_record, record_path
-from pipeline.specs.factors import FACTOR_NAMES
+from pipeline.specs.factors import FACTOR_NAMES, FACTORS, factors_for, level_text
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.model import ModelSpec
 
@@ -23,18 +23,12 @@ METRIC_COLUMNS = {"params": "model/params", "flops": "model/flops",
 
 
 def factor_values(model: ModelSpec) -> dict[str, object]:
-    """The model's factor levels as readable cells (`-` where a factor does not apply)."""
-    def widths(values: tuple[int, ...]) -> str:
-        return "-".join(map(str, values)) if values else "none"
-
-    cnn = model.arch == "cnn"
+    """The model's level of every registry factor as a readable cell (`-` where a factor does
+    not apply, e.g. pooling of a Dense network)."""
+    applies = set(factors_for(model.arch))
     return {"arch": model.arch,
-            "pooling": model.pooling if cnn else "-",
-            "kernel_size": model.kernel_size if cnn else "-",
-            "padding": model.padding if cnn else "-",
-            "filters": widths(model.filters) if cnn else "-",
-            "dense_units": widths(model.dense_units),
-            "dropout": model.dropout}
+            **{factor.name: level_text(factor, getattr(model, factor.name))
+               if factor in applies else "-" for factor in FACTORS}}
 
 
 def collect_runs(project: Project, grid: GridSpec,

@@ -24,8 +24,8 @@ from pipeline.grid.comparisons import (
     noise_checks,
     settle_all,
 )
+from pipeline.grid.plan import evidence_settings
 from pipeline.grid.replication import replicate, seeds_of
-from pipeline.grid.stage import evidence_settings
 from pipeline.report.answers import factor_title
 from pipeline.report.markdown import markdown_table
 from pipeline.report.results import collect_runs, summarize_variants

@@ -14,11 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import Project
+from pipeline.data.prepared import split_sizes
 from pipeline.grid.comparisons import Comparison, decide, evidence_by_seed, grid_comparisons
-from pipeline.grid.expansion import grid_models
+from pipeline.grid.controls import all_comparisons
+from pipeline.grid.expansion import all_models, control_models, reference_controls
+from pipeline.grid.plan import evidence_settings
 from pipeline.grid.replication import Replication, replicate, seeds_of
-from pipeline.grid.stage import evidence_settings
-from pipeline.model.layer_table import layer_summary_sentence, layer_table
+from pipeline.model.layer_table import layer_table
 from pipeline.model.shapes import check_feasible
 from pipeline.progress import console, summary_table
 from pipeline.report import sections
@@ -29,6 +31,7 @@ from pipeline.report.confusion import (
     confusion_lines,
     confusion_matrix,
 )
+from pipeline.report.controls import contrast_section, controls_section
 from pipeline.report.curves import curve_frame, history_frame, write_curve_files
 from pipeline.report.figures import (
     accuracy_vs_params,
@@ -37,6 +40,7 @@ from pipeline.report.figures import (
     pareto_figure,
 )
 from pipeline.report.html_page import write_html
+from pipeline.report.layer_prose import layer_summary_sentence
 from pipeline.report.pareto import fronts_of, pareto_section
 from pipeline.report.publish import best_runs, incomplete, publish
 from pipeline.report.recipe_gap import recipe_gap_section
@@ -73,7 +77,7 @@ def evaluate(project: Project, grid: GridSpec):
     replication = replicate(grid, training, project.results_dir, settings)
     runs = collect_runs(project, grid, replication.extra_seeds)
     comparisons = grid_comparisons(grid)
-    verdicts = decide(project.results_dir, comparisons, training,
+    verdicts = decide(project.results_dir, all_comparisons(grid), training,
                       seeds_of(grid, training, replication.extra_seeds), settings)
     return settings, replication, runs, comparisons, verdicts
 
@@ -111,14 +115,18 @@ def write_report(project: Project) -> tuple[dict, str | None]:
     runs.to_csv(reports_dir / "results.csv", index=False)
     frame[COLUMNS].to_csv(reports_dir / "comparisons.csv", index=False, float_format="%.6g")
     lines = sections.header(project, grid, runs) + sections.method(settings, replication)
-    lines += answers_section(project, grid, frame, variants, baseline_ids(grid))
+    split = split_sizes(project.prepared_dir, grid.datasets[0],
+                        project.params.data.validation_size)[:2]
+    lines += answers_section(project, grid, frame, variants, baseline_ids(grid), split)
     lines += settle_section(project)
-    lines += references_section(reference_frame(project.results_dir, grid),
+    lines += references_section(reference_frame(project.results_dir, grid, split),
                                 grid.references.note if grid.references else "")
+    lines += contrast_section(project.results_dir, grid, settings)
     lines += recipe_gap_section(project.results_dir, grid, project.params.training_recipe(),
-                                settings)
+                                settings, split)
     lines += cross_section(grid, comparisons, verdicts, variants)
     lines += factor_sections(grid, frame, variants, settings, figures_dir, reports_dir)
+    lines += controls_section(grid, comparisons, verdicts)
     lines += curve_section(project, grid, runs, frame, figures_dir)
     lines += error_section(project, grid, comparisons, replication)
     lines += layers_section(grid)
@@ -160,7 +168,7 @@ def curve_section(project: Project, grid: GridSpec, runs: pd.DataFrame, frame: p
 def run_models(grid: GridSpec, runs: pd.DataFrame) -> list:
     """The ModelSpec of each row of `runs` (looked up by variant id)."""
     models = {variant_id(dataset, model): model for dataset in grid.datasets
-              for model in grid_models(grid)}
+              for model in all_models(grid)}
     return [models[identifier] for identifier in runs["variant_id"]]
 
 
@@ -196,8 +204,9 @@ def size_section(grid: GridSpec, variants: pd.DataFrame, figures_dir: Path) -> l
 
 
 def layers_section(grid: GridSpec) -> list[str]:
-    """`model.summary()`-style tables: the baseline, each pooling and padding level, and the
-    textbook references, each with what changes against the baseline (no TensorFlow)."""
+    """`model.summary()`-style tables: the baseline, each pooling and padding level, the
+    textbook references and every capacity-matched control, each with what changes against
+    the baseline (no TensorFlow)."""
     if grid.cnn is None:
         return []
     baseline = grid.cnn.baseline
@@ -214,6 +223,27 @@ def layers_section(grid: GridSpec) -> list[str]:
         shown.add(model)
         lines += [f"### {model.describe()}", "", layer_summary_sentence(baseline, model), "",
                   *layer_table(model), ""]
+    return lines + control_layers(grid, shown)
+
+
+def control_layers(grid: GridSpec, shown: set) -> list[str]:
+    """The layer table of each capacity-matched control, with the variant(s) it matches and
+    what it changes against the network it resizes."""
+    controlled: dict = {}
+    for variant, control in control_models(grid).items():
+        controlled.setdefault(control, (grid.cnn.baseline, []))[1].append(variant.describe())
+    by_name = {r.name: r for r in grid.references.runs} if grid.references else {}
+    for name, control in reference_controls(grid).items():
+        resized = by_name[by_name[name].contrast].model
+        controlled.setdefault(control, (resized, []))[1].append(name)
+    lines = []
+    for control, (resized, matched) in controlled.items():
+        if control in shown:
+            continue
+        shown.add(control)
+        lines += [f"### Control: {control.describe()}", "",
+                  f"Capacity-matched control for {', '.join(matched)}. "
+                  + layer_summary_sentence(resized, control), "", *layer_table(control), ""]
     return lines
 
 

@@ -16,6 +16,7 @@ import os
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ class EvidenceError(ValueError):
 RETRAIN = "run `python -m pipeline train` (or `dvc repro`) to retrain it"
 
 
+@lru_cache(maxsize=256)  # a grid's runs share a few recipes
 def recipe_tag(training: TrainingRecipe) -> str:
     """The training recipe's short hash that ends every record name of that recipe."""
     return stable_hash(training.identity(), 6)

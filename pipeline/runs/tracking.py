@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pipeline.config import Project
+from pipeline.specs.recipe import capped, training_image_count
 
 EPOCH_METRICS = {"loss": "train/loss", "accuracy": "train/accuracy",
                  "val_loss": "val/loss", "val_accuracy": "val/accuracy"}
@@ -70,6 +71,11 @@ def tracking_uri(project: Project) -> str:
     if configured:
         return configured
     return f"sqlite:///{(project.home / 'mlflow.db').resolve()}"
+
+
+def experiment_name(project: Project, name: str) -> str:
+    """`<mlflow.experiment_prefix>/<name>`: the MLflow experiment of a grid or a sweep."""
+    return f"{project.params.mlflow.experiment_prefix}/{name}"
 
 
 def git_commit(root: Path) -> str:
@@ -287,15 +293,16 @@ class Tracker:
 
     @staticmethod
     def log_dataset(splits, budget) -> None:
-        """The run's dataset as an MLflow input (UI Dataset column): name, digest, sizes."""
+        """The run's dataset as an MLflow input (UI Dataset column): name, digest, and the
+        images the run uses (training ones counted as training/train.py selects them)."""
         from mlflow.data.http_dataset_source import HTTPDatasetSource
         from mlflow.data.meta_dataset import MetaDataset
 
-        sizes = {"train_images": len(splits.y_train), "val_images": len(splits.y_val),
-                 "test_images": len(splits.y_test)}
-        caps = {"train_images": budget.train_samples, "val_images": budget.val_samples,
-                "test_images": budget.test_samples}
-        used = {name: str(min(size, caps[name] or size)) for name, size in sizes.items()}
+        used = {"train_images": training_image_count(budget, len(splits.y_train),
+                                                     len(splits.y_val)),
+                "val_images": capped(len(splits.y_val), budget.val_samples),
+                "test_images": capped(len(splits.y_test), budget.test_samples)}
+        used = {name: str(count) for name, count in used.items()}
         source = HTTPDatasetSource(DATASET_SOURCES.get(splits.name, "https://keras.io"))
         dataset = MetaDataset(source, name=splits.name, digest=splits.digest[:36])
         log_input_once(dataset, used)

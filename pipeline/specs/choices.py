@@ -1,6 +1,7 @@
-"""The closed sets of values a spec may name: datasets, architectures, pooling, padding, optimizer.
+"""The values a spec may name: datasets, architectures, pooling, padding, optimizer, and the
+bounds of widths, kernel sizes, dropout and learning rates.
 
-Declared once here so params, grids, sweeps and the report accept and show the same choices.
+Declared once here so params, models, grids, sweeps and the report accept the same values.
 """
 
 from __future__ import annotations
@@ -18,3 +19,4 @@ Optimizer = Literal["adam", "sgd", "rmsprop"]
 PositiveInt = Annotated[int, Field(ge=1)]
 Widths = tuple[PositiveInt, ...]
 Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
+LearningRate = Annotated[float, Field(gt=0.0, le=1.0)]

@@ -95,6 +95,20 @@ class AdaptiveSeeds(Strict):
         return self
 
 
+class Controls(Strict):
+    """Capacity-matched controls: for every variant whose parameter count differs from the
+    baseline's by more than `threshold`, the baseline resized to within `tolerance` of it
+    (pipeline.model.capacity), trained with the same seeds and recipe and paired like a
+    variant, so the report can say whether an effect survives at equal capacity."""
+
+    match: Literal["params"] = "params"
+    tolerance: float = Field(default=0.05, gt=0.0, lt=0.5,
+                             description="a control is within ±tolerance of the target count")
+    threshold: float = Field(default=0.25, gt=0.0,
+                             description="variants further than this from the baseline's "
+                                         "count (a fraction of it) get a control")
+
+
 class Reference(Strict):
     """A textbook's own network and recipe, trained unchanged beside the grid and set next to
     the accuracy the textbook publishes."""
@@ -110,6 +124,11 @@ class Reference(Strict):
         description="test accuracy range of any sound run, even a cheap one; outside it the "
                     "report flags the run (e.g. Fashion-MNIST at MNIST-level accuracy means a "
                     "data mix-up)")
+    contrast: str | None = Field(
+        default=None, description="the reference this network is the textbook's alternative "
+                                  "to (e.g. its structure without pooling): the report pairs "
+                                  "the two, and with the contrast resized to this one's "
+                                  "parameters (a capacity-matched control)")
 
 
 class References(Strict):
@@ -119,6 +138,26 @@ class References(Strict):
     note: str = ""
     budget: Budget | None = None
     runs: list[Reference] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _contrasts(self) -> References:
+        by_name = {reference.name: reference for reference in self.runs}
+        for reference in self.runs:
+            other = by_name.get(reference.contrast) if reference.contrast else reference
+            if other is None:
+                raise ValueError(f"reference {reference.name!r}: contrast "
+                                 f"{reference.contrast!r} is not one of {sorted(by_name)}")
+            if (other.dataset, other.recipe) != (reference.dataset, reference.recipe):
+                raise ValueError(f"reference {reference.name!r}: its contrast "
+                                 f"{other.name!r} must use the same dataset and recipe, so "
+                                 f"the two pair seed by seed")
+        return self
+
+    def contrasts(self) -> list[tuple[Reference, Reference]]:
+        """(reference, the reference it is the textbook's alternative to), in file order."""
+        by_name = {reference.name: reference for reference in self.runs}
+        return [(reference, by_name[reference.contrast]) for reference in self.runs
+                if reference.contrast]
 
     def recipes(self) -> list[tuple[Reference, TrainingRecipe]]:
         """Each reference with the recipe it trains with (its own, or with `budget`)."""
@@ -139,6 +178,9 @@ class GridSpec(Strict):
     cnn: CnnBlock | None = None
     dense: DenseBlock | None = None
     references: References | None = None
+    controls: Controls | None = Field(
+        default=None, description="capacity-matched controls for the CNN variants (and the "
+                                  "references' contrasts); absent: none")
 
     @field_validator("seeds")
     @classmethod

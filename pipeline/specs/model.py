@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import model_validator
 
-from pipeline.specs.choices import Arch, Padding, Pooling
+from pipeline.specs.choices import Arch, Dropout, Padding, Pooling, PositiveInt, Widths
 from pipeline.specs.factors import CNN_ONLY
 from pipeline.validation import Strict
+
+# What a CNN spec that leaves them out gets: the textbooks' 3x3 kernels, max pooling, valid.
+CNN_DEFAULTS = {"kernel_size": 3, "pooling": "max", "padding": "valid"}
 
 
 class ModelSpec(Strict):
@@ -17,33 +20,18 @@ class ModelSpec(Strict):
     """
 
     arch: Arch
-    filters: tuple[int, ...] = ()
-    kernel_size: int | None = None
+    filters: Widths = ()
+    kernel_size: PositiveInt | None = None
     pooling: Pooling | None = None
     padding: Padding | None = None
-    dense_units: tuple[int, ...] = ()
-    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
-
-    @field_validator("filters", "dense_units")
-    @classmethod
-    def _positive_widths(cls, widths: tuple[int, ...]) -> tuple[int, ...]:
-        if any(width < 1 for width in widths):
-            raise ValueError("every width must be a positive integer")
-        return widths
-
-    @field_validator("kernel_size")
-    @classmethod
-    def _positive_kernel(cls, kernel_size: int | None) -> int | None:
-        if kernel_size is not None and kernel_size < 1:
-            raise ValueError("kernel_size must be a positive integer")
-        return kernel_size
+    dense_units: Widths = ()
+    dropout: Dropout = 0.0
 
     @model_validator(mode="before")
     @classmethod
     def _cnn_defaults(cls, data: object) -> object:
         if isinstance(data, dict) and data.get("arch") == "cnn":
-            defaults = {"kernel_size": 3, "pooling": "max", "padding": "valid"}
-            data = {**defaults, **{k: v for k, v in data.items() if v is not None}}
+            data = {**CNN_DEFAULTS, **{k: v for k, v in data.items() if v is not None}}
         return data
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.specs.choices import Optimizer
+from pipeline.specs.choices import LearningRate, Optimizer
 from pipeline.validation import Strict
 
 Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
@@ -38,7 +38,7 @@ class Optimization(Strict):
 
     batch_size: int = Field(default=64, ge=1)
     optimizer: Optimizer = "adam"
-    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    learning_rate: LearningRate = 1e-3
     precision: Precision = Field(
         default=DEFAULT_PRECISION, description="Keras dtype policy of the hidden layers: "
         "mixed_bfloat16 on CPUs with bf16 instructions, mixed_float16 on GPUs; the output "
@@ -61,3 +61,14 @@ class TrainingRecipe(Budget, Optimization):
         if fields["precision"] == DEFAULT_PRECISION:
             del fields["precision"]
         return fields
+
+def capped(available: int, cap: int | None) -> int:
+    """How many of `available` images a budget cap (None: no cap) lets a run use."""
+    return available if cap is None else min(available, cap)
+
+
+def training_image_count(budget: Budget, train_split: int, val_split: int) -> int:
+    """Images one run trains on: the train split, plus the validation split when the budget
+    sets `include_validation`, capped at `train_samples` (as training/train.py selects them)."""
+    available = train_split + (val_split if budget.include_validation else 0)
+    return capped(available, budget.train_samples)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pipeline.hashing import stable_hash
 from pipeline.specs.choices import DatasetName
 from pipeline.specs.model import ModelSpec
@@ -9,6 +11,7 @@ from pipeline.specs.recipe import TrainingRecipe
 from pipeline.validation import Strict
 
 
+@lru_cache(maxsize=65536)  # a 48,000-cell grid asks for each id several times while planning
 def variant_id(dataset: str, model: ModelSpec) -> str:
     """Identifies a variant (dataset + network) across seeds and training recipes."""
     return stable_hash({"dataset": dataset, "model": model.canonical()}, 10)

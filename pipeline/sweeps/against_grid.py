@@ -18,9 +18,9 @@ import pandas as pd
 from pipeline.config import Project
 from pipeline.evidence.paired import PairTable, paired_interval, pooled_seed_variance
 from pipeline.evidence.verdicts import verdict
-from pipeline.grid.comparisons import grid_comparisons, pair_table
+from pipeline.grid.comparisons import grid_comparisons, pair_table, shared_seeds
+from pipeline.grid.plan import evidence_settings
 from pipeline.grid.replication import replicate, seeds_of
-from pipeline.grid.stage import evidence_settings
 from pipeline.report.markdown import interval_cell, p_cell
 from pipeline.runs.records import DONE, decode_evidence, read_evidence, read_record
 
@@ -71,9 +71,8 @@ def grid_pool(project: Project, dataset: str) -> tuple[float, float]:
     tables = []
     for comparison in grid_comparisons(grid):
         if comparison.dataset == dataset:
-            shared = sorted(set(seeds[(dataset, comparison.variant_id)])
-                            & set(seeds[(dataset, comparison.baseline_id)]))
-            table = pair_table(project.results_dir, comparison, training, shared)
+            table = pair_table(project.results_dir, comparison, training,
+                               shared_seeds(seeds, comparison))
             if table is not None:
                 tables.append(table)
     return pooled_seed_variance(tables) if tables else (float("nan"), 0.0)

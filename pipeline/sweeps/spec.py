@@ -1,27 +1,30 @@
-"""Sweep specs (experiments/sweep*.yaml): the search space as data, and trial -> RunSpec."""
+"""Sweep specs (experiments/sweep*.yaml): the search space as data, and trial -> RunSpec.
+
+The space has one field per factor of the registry (pipeline.specs.factors), typed by the
+same level types as grid axes, so a new factor is searchable without touching this file.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Generic, TypeVar
 
-from pipeline.specs.choices import (
-    Arch,
-    DatasetName,
-    Optimizer,
-    Padding,
-    Pooling,
-    PositiveInt,
-    Widths,
-)
+from pydantic import BaseModel, Field, create_model, model_validator
+
+from pipeline.specs.choices import Arch, DatasetName, LearningRate, Optimizer, PositiveInt
+from pipeline.specs.factors import FACTORS, Factor, factors_for, level_text, parse_widths
 from pipeline.specs.model import ModelSpec
 from pipeline.specs.recipe import Budget, Optimization, TrainingRecipe
 from pipeline.specs.run import RunSpec
 from pipeline.validation import Strict
 
+Bound = TypeVar("Bound")
 
-class FloatRange(Strict):
-    low: float
-    high: float
+
+class FloatRange(Strict, Generic[Bound]):
+    """[low, high] of a float setting, each end within the setting's own bounds."""
+
+    low: Bound
+    high: Bound
     log: bool = False
 
     @model_validator(mode="after")
@@ -33,28 +36,24 @@ class FloatRange(Strict):
         return self
 
 
-class SearchSpace(Strict):
-    """Choices per factor; CNN-only factors are suggested only for CNN trials."""
+def _factor_field(factor: Factor) -> tuple[object, object]:
+    if factor.sweep_range:
+        default = FloatRange[factor.level](low=factor.sweep_default, high=factor.sweep_default)
+        return FloatRange[factor.level], default
+    return list[factor.level], Field(default=[factor.sweep_default], min_length=1)
 
+
+class _SpaceBase(Strict):
     arch: list[Arch] = Field(min_length=1)
-    filters: list[Widths] = Field(default=[(32, 64, 64)], min_length=1)
-    kernel_size: list[PositiveInt] = Field(default=[3], min_length=1)
-    pooling: list[Pooling] = Field(default=["max"], min_length=1)
-    padding: list[Padding] = Field(default=["valid"], min_length=1)
-    dense_units: list[Widths] = Field(default=[(64,)], min_length=1)
-    dropout: FloatRange = FloatRange(low=0.0, high=0.0)
-    learning_rate: FloatRange = FloatRange(low=1e-3, high=1e-3, log=True)
+    learning_rate: FloatRange[LearningRate] = FloatRange[LearningRate](
+        low=1e-3, high=1e-3, log=True)
     batch_size: list[PositiveInt] = Field(default=[64], min_length=1)
 
-    @model_validator(mode="after")
-    def _ranges_within_limits(self) -> SearchSpace:
-        if not (self.dropout.low >= 0.0 and self.dropout.high < 1.0):
-            raise ValueError(f"dropout range [{self.dropout.low}, {self.dropout.high}] must lie "
-                             f"in [0, 1)")
-        if not (self.learning_rate.low > 0.0 and self.learning_rate.high <= 1.0):
-            raise ValueError(f"learning_rate range [{self.learning_rate.low}, "
-                             f"{self.learning_rate.high}] must lie in (0, 1]")
-        return self
+
+SearchSpace: type[BaseModel] = create_model(
+    "SearchSpace", __base__=_SpaceBase,
+    __doc__="Choices per factor; CNN-only factors are suggested only for CNN trials.",
+    **{factor.name: _factor_field(factor) for factor in FACTORS})
 
 
 class SweepSpec(Budget):
@@ -74,28 +73,22 @@ class SweepSpec(Budget):
     space: SearchSpace
 
 
-def widths(values: tuple[int, ...]) -> str:
-    return "-".join(map(str, values)) if values else "none"
-
-
-def parse_widths(text: str) -> tuple[int, ...]:
-    return () if text == "none" else tuple(int(part) for part in text.split("-"))
+def suggest_factor(trial, factor: Factor, space) -> object:
+    """Ask the trial for one factor's level (`model.<name>`, as grid runs name it)."""
+    name, choices = f"model.{factor.name}", getattr(space, factor.name)
+    if factor.sweep_range:
+        return _suggest_float(trial, name, choices)
+    chosen = trial.suggest_categorical(name, [level_text(factor, level) for level in choices])
+    return parse_widths(chosen) if factor.widths else chosen
 
 
 def suggest_run(trial, sweep: SweepSpec) -> RunSpec:
     """Ask the trial for every factor (dotted names as in grid runs) and build the RunSpec."""
     space = sweep.space
     arch = trial.suggest_categorical("model.arch", space.arch)
-    model: dict = {"arch": arch}
-    if arch == "cnn":
-        model["filters"] = parse_widths(trial.suggest_categorical(
-            "model.filters", [widths(choice) for choice in space.filters]))
-        model["kernel_size"] = trial.suggest_categorical("model.kernel_size", space.kernel_size)
-        model["pooling"] = trial.suggest_categorical("model.pooling", space.pooling)
-        model["padding"] = trial.suggest_categorical("model.padding", space.padding)
-    model["dense_units"] = parse_widths(trial.suggest_categorical(
-        "model.dense_units", [widths(choice) for choice in space.dense_units]))
-    model["dropout"] = _suggest_float(trial, "model.dropout", space.dropout)
+    factors = sorted(factors_for(arch), key=lambda factor: factor.sweep_rank)
+    model = {"arch": arch, **{factor.name: suggest_factor(trial, factor, space)
+                              for factor in factors}}
     training = TrainingRecipe.combine(sweep, Optimization(
         optimizer=sweep.optimizer,
         batch_size=trial.suggest_categorical("training.batch_size", space.batch_size),

@@ -95,13 +95,13 @@ def run_sweep(project: Project, sweep: SweepSpec, trials: int | None,
     """Run trials until the study holds `trials` (or `add_trials` more, or `timeout_s` passed),
     then test the best configuration once."""
     from pipeline.runs.execute import RunContext
-    from pipeline.runs.tracking import Tracker
+    from pipeline.runs.tracking import Tracker, experiment_name
 
     started = time.perf_counter()
     study = open_study(project, sweep, storage_url, seed_offset)
     splits = load_prepared(project.prepared_dir, sweep.dataset)
     code_version = code_fingerprint()
-    tracker = Tracker(project, f"{project.params.mlflow.experiment_prefix}/sweep-{sweep.name}",
+    tracker = Tracker(project, experiment_name(project, f"sweep-{sweep.name}"),
                       description=sweep.description)
     settings = WorkerSettings.from_params(project.params.workers)
     reap_lost_trials(study, settings, tracker)  # even when the budget is spent: a clean state

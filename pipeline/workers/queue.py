@@ -51,11 +51,16 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                                f"({first_line(error)})") from None
 
 
+def journal_path(url: str) -> Path:
+    """The file of a `journal:///abs/file.log` storage URL."""
+    return Path("/" + url[len(JOURNAL_PREFIX):].lstrip("/"))
+
+
 def _open(url: str) -> optuna.storages.BaseStorage:
     if url.startswith(JOURNAL_PREFIX):
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-        path = Path("/" + url[len(JOURNAL_PREFIX):].lstrip("/"))
+        path = journal_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
         return optuna.storages.JournalStorage(backend)
