@@ -1,9 +1,29 @@
-"""Build a Keras model from a ModelSpec (the only place that turns specs into layers)."""
+"""Build a Keras model from a ModelSpec: each layer of its plan (pipeline.model.shapes) becomes
+the Keras layer of that kind, so the layer list is not written a second time here."""
 
 from __future__ import annotations
 
-from pipeline.model.shapes import INPUT_CHANNELS, INPUT_SIDE, NUM_CLASSES, POOL_SIZE, plan
+from pipeline.model.shapes import INPUT_CHANNELS, INPUT_SIDE, POOL_SIZE, LayerPlan, plan
 from pipeline.specs.model import ModelSpec
+
+
+def keras_layer(layer: LayerPlan, spec: ModelSpec, precision: str):
+    """The Keras layer for one planned layer; the output layer computes in float32."""
+    import keras
+
+    dtype = "float32" if layer.kind == "output" else precision
+    named = {"name": layer.name, "dtype": dtype}
+    makers = {
+        "conv": lambda: keras.layers.Conv2D(layer.width, spec.kernel_size, padding=spec.padding,
+                                            activation="relu", **named),
+        "max_pool": lambda: keras.layers.MaxPooling2D(POOL_SIZE, **named),
+        "avg_pool": lambda: keras.layers.AveragePooling2D(POOL_SIZE, **named),
+        "flatten": lambda: keras.layers.Flatten(**named),
+        "dense": lambda: keras.layers.Dense(layer.width, activation="relu", **named),
+        "dropout": lambda: keras.layers.Dropout(spec.dropout, **named),
+        "output": lambda: keras.layers.Dense(layer.width, activation="softmax", **named),
+    }
+    return makers[layer.kind]()
 
 
 def build_model(spec: ModelSpec, precision: str = "float32"):
@@ -14,26 +34,9 @@ def build_model(spec: ModelSpec, precision: str = "float32"):
     """
     import keras
 
-    plan(spec)  # infeasible specs stop here, with the layer and sizes in the message
-    layers: list = [keras.Input((INPUT_SIDE, INPUT_SIDE, INPUT_CHANNELS))]
-    if spec.arch == "cnn":
-        pooling = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
-        for block, num_filters in enumerate(spec.filters, start=1):
-            layers.append(keras.layers.Conv2D(num_filters, spec.kernel_size, padding=spec.padding,
-                                              activation="relu", name=f"conv{block}",
-                                              dtype=precision))
-            if spec.pooling != "none" and block < len(spec.filters):
-                layers.append(pooling[spec.pooling](POOL_SIZE, name=f"{spec.pooling}_pool{block}",
-                                                     dtype=precision))
-    layers.append(keras.layers.Flatten(name="flatten", dtype=precision))
-    for index, units in enumerate(spec.dense_units, start=1):
-        layers.append(keras.layers.Dense(units, activation="relu", name=f"dense{index}",
-                                         dtype=precision))
-    if spec.dropout:
-        layers.append(keras.layers.Dropout(spec.dropout, name="dropout", dtype=precision))
-    layers.append(keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output",
-                                     dtype="float32"))
-    return keras.Sequential(layers, name=spec.describe().replace(" ", "_"))
+    layers = [keras_layer(layer, spec, precision) for layer in plan(spec)]
+    return keras.Sequential([keras.Input((INPUT_SIDE, INPUT_SIDE, INPUT_CHANNELS)), *layers],
+                            name=spec.describe().replace(" ", "_"))
 
 
 def summary_text(model) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pipeline.model.shapes import plan
 from pipeline.specs.model import ModelSpec
 
-# The Keras class behind each layer name that pipeline.model.keras_builder gives.
+# The Keras class pipeline.model.keras_builder makes for each kind of planned layer.
 LAYER_TYPES = {"conv": "Conv2D", "max_pool": "MaxPooling2D", "avg_pool": "AveragePooling2D",
                "flatten": "Flatten", "dense": "Dense", "output": "Dense", "dropout": "Dropout"}
 HEADER = ["| Layer (type) | Output Shape | Param # |", "|---|---|---:|"]
@@ -26,11 +26,6 @@ class LayerRow:
     params: int
 
 
-def layer_type(name: str) -> str:
-    """The Keras class name for a layer name such as `conv2`, `max_pool1` or `output`."""
-    return LAYER_TYPES[name.rstrip("0123456789")]
-
-
 def keras_shape(shape: tuple[int, ...]) -> str:
     """`(None, 26, 26, 32)`: the batch dimension first, as Keras prints it."""
     return "(" + ", ".join(["None", *map(str, shape)]) + ")"
@@ -38,13 +33,8 @@ def keras_shape(shape: tuple[int, ...]) -> str:
 
 def layer_rows(spec: ModelSpec) -> list[LayerRow]:
     """Every layer the Keras builder makes for `spec`, in order; raises InfeasibleSpec."""
-    layers = plan(spec)
-    rows = [LayerRow(f"{layer.name} ({layer_type(layer.name)})", keras_shape(layer.output_shape),
-                     layer.params) for layer in layers]
-    if spec.dropout:  # the builder puts Dropout before the output layer; plan leaves it out
-        before_output = layers[-2].output_shape
-        rows.insert(len(rows) - 1, LayerRow("dropout (Dropout)", keras_shape(before_output), 0))
-    return rows
+    return [LayerRow(f"{layer.name} ({LAYER_TYPES[layer.kind]})", keras_shape(layer.output_shape),
+                     layer.params) for layer in plan(spec)]
 
 
 def layer_table(spec: ModelSpec) -> list[str]:
@@ -57,4 +47,4 @@ def layer_table(spec: ModelSpec) -> list[str]:
 
 def flattened_features(spec: ModelSpec) -> int:
     """How many features the Flatten layer hands to the Dense head."""
-    return next(layer.output_shape[0] for layer in plan(spec) if layer.name == "flatten")
+    return next(layer.output_shape[0] for layer in plan(spec) if layer.kind == "flatten")
