@@ -28,9 +28,13 @@ from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
 
 # The code that turns a run spec and prepared data into a trained model and its scores: the
-# network builder, the training function and the subset sampling. A change to any file in
-# them retrains; the spec itself and the data digest are part of the key anyway.
-TRAINING_CODE = ("model/shapes.py", "model/keras_builder.py", "training", "data/sampling.py")
+# layer plan and its Keras builder, the training function, its inputs, thread count and test
+# scoring, and the subset sampling. A change to any of these files retrains; the spec itself
+# and the data digest are part of the key anyway. What only measures or describes a run
+# (training/device.py, training/memory.py) is left out, so editing it keeps every result.
+TRAINING_CODE = ("model/shapes.py", "model/keras_builder.py", "training/train.py",
+                 "training/inputs.py", "training/threads.py", "training/scoring.py",
+                 "data/sampling.py")
 DONE, INFEASIBLE, FAILED = "done", "infeasible", "failed"
 EVIDENCE = "evidence"  # record key holding {"predicted": array, "labels": array} until written
 EVIDENCE_ARRAYS = ("predicted", "labels")
