@@ -340,7 +340,7 @@ def serve_dashboard(project, arguments) -> int:
 
 def show_plan(project, arguments) -> None:
     if arguments.settle:
-        from pipeline.report.settle import settle_plan_lines
+        from pipeline.report.settle_plan import settle_plan_lines
 
         console.print("\n".join(settle_plan_lines(project)), markup=False)
         return

@@ -282,6 +282,6 @@ def test_the_textbook_counter_example_is_paired_with_its_original_and_its_contro
             "712,202 parameters (the layer tables are under Layer shapes).") in text
     assert "| original resized to equal capacity: cnn f87-174-347 k3 max valid h- | 712,275 |" \
         in text
-    assert text.count("(worse) |") == 2, "a 5-point loss on 2,000 images x 3 seeds is decided"
+    assert text.count(": worse |") == 2, "a 5-point loss on 2,000 images x 3 seeds is decided"
     assert ("Yes: no-pooling is worse than original and still worse than a control of equal "
             "capacity") in text

@@ -8,7 +8,9 @@ import yaml
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.grid.plan import plan_grid
-from pipeline.report.settle import floor_text, settle_plan_lines, settle_section, settling
+from pipeline.report.data import report_data
+from pipeline.report.settle import floor_text, settle_section
+from pipeline.report.settle_plan import settle_plan_lines
 from pipeline.runs.records import record_path, write_record
 from tests.synthetic_records import finished_record
 
@@ -37,7 +39,8 @@ def write_runs(project) -> None:
 
 def test_open_comparisons_get_a_floor_seeds_and_a_priced_plan(project, capsys):
     project = write_runs(project)
-    found = settling(project)
+    data = report_data(project)
+    found = data.settling
     [(comparison, settle)] = found.settles.items()
     assert comparison.variant.pooling == "avg"
     assert found.verdicts[comparison].verdict == "undecided"
@@ -45,7 +48,7 @@ def test_open_comparisons_get_a_floor_seeds_and_a_priced_plan(project, capsys):
     assert settle.seeds_at_delta > 3 and settle.seeds_at_smallest is None  # over 200 seeds
     assert "cannot be shown on this test set" in floor_text(settle, settle.equivalence_floor)
     assert "cannot" not in floor_text(settle, 2 * settle.equivalence_floor)
-    section = "\n".join(settle_section(project))
+    section = "\n".join(settle_section(data))
     assert "## What would settle the open comparisons" in section
     assert "mnist: one run variance for all 3 models" in section
     assert "Bartlett's test p = " in section

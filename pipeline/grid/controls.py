@@ -3,8 +3,8 @@
 A control (pipeline.grid.expansion.control_models) is the baseline resized to a variant's
 parameter count. Comparing the variant with it, paired by seed and test image like any
 comparison, asks whether the variant's effect survives at equal capacity. These comparisons
-join the grid's Holm family (and its adaptive seeds), so adding controls makes every
-verdict of the grid as strict as the larger family requires.
+join the grid's family of comparisons (and its adaptive seeds), so adding controls makes
+every verdict of the grid as strict as the larger family requires.
 """
 
 from __future__ import annotations
@@ -23,5 +23,5 @@ def control_comparisons(grid: GridSpec) -> list[Comparison]:
 
 def all_comparisons(grid: GridSpec) -> list[Comparison]:
     """The grid's comparisons against the baseline, then those against the controls: the
-    family its verdicts are Holm-adjusted over."""
+    family its verdicts' intervals are adjusted over (Bonferroni)."""
     return grid_comparisons(grid) + control_comparisons(grid)

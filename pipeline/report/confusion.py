@@ -8,6 +8,7 @@ class, the seed variance pooled over every comparison and class of the dataset.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,7 +16,11 @@ from pipeline.data.sources import CLASS_NAMES
 from pipeline.evidence.paired import PairTable, compare_dataset
 from pipeline.grid.comparisons import Comparison, evidence_by_seed, shared_seeds
 from pipeline.report.markdown import interval_cell, markdown_table
+from pipeline.report.verdict_tables import level_label
 from pipeline.specs.recipe import TrainingRecipe
+
+if TYPE_CHECKING:
+    from pipeline.report.data import ReportData
 
 
 def confusion_matrix(evidence: dict[int, dict]) -> np.ndarray:
@@ -82,3 +87,21 @@ def class_effect_lines(intervals: dict, comparisons: list[Comparison], dataset: 
             "Δ per-class accuracy against the baseline with its 95% interval (not adjusted for "
             "the 10 classes looked at: read the extremes as leads, not verdicts).", "",
             markdown_table(["factor", "level", "helps most", "hurts most"], rows), ""]
+
+
+def errors_section(data: ReportData) -> list[str]:
+    """Fashion-MNIST's confusion matrix and the classes each variant helps or hurts most."""
+    dataset = "fashion_mnist"
+    if dataset not in data.grid.datasets or data.grid.cnn is None:
+        return []
+    base_seeds = data.seeds[(dataset, data.baselines[dataset])]
+    evidence = evidence_by_seed(data.project.results_dir, dataset, data.grid.cnn.baseline,
+                                data.training, base_seeds)
+    if not evidence:
+        return []
+    chosen = [c for c in data.comparisons if c.dataset == dataset]
+    intervals = class_intervals(data.project.results_dir, chosen, data.training, data.seeds)
+    return (["## Where the errors are", ""]
+            + confusion_lines(confusion_matrix(evidence), dataset, len(evidence))
+            + class_effect_lines(intervals, chosen, dataset,
+                                 lambda c: level_label(c.factor, c.variant)))

@@ -17,7 +17,7 @@ from pipeline.grid.expansion import reference_controls
 from pipeline.model.shapes import count_params
 from pipeline.report.answers import factor_title
 from pipeline.report.layer_prose import layer_summary_sentence
-from pipeline.report.markdown import interval_cell, markdown_table
+from pipeline.report.markdown import adjusted_cell, interval_cell, markdown_table
 from pipeline.report.verdict_tables import level_label
 from pipeline.specs.grid import Controls, GridSpec, Reference
 from pipeline.specs.recipe import TrainingRecipe
@@ -27,10 +27,13 @@ DECIDED = (BETTER, WORSE)
 
 
 def delta_text(found: Verdict | None) -> str:
-    """`+0.0042 [+0.0021, +0.0063] (better)`, or `no runs`."""
+    """`+0.0042 [+0.0021, +0.0063]; verdict's [+0.0004, +0.0080] (99.64%): better`: Δ with
+    its 95% interval, then the adjusted interval the verdict is read from; or `no runs`."""
     if found is None:
         return "no runs"
-    return f"{interval_cell(found.delta, found.low, found.high)} ({found.verdict})"
+    adjusted = adjusted_cell(found.adjusted_level, found.adjusted_low, found.adjusted_high)
+    return (f"{interval_cell(found.delta, found.low, found.high)}; verdict's {adjusted}: "
+            f"{found.verdict}")
 
 
 def survival_sentence(name: str, against_baseline: Verdict | None,
@@ -93,9 +96,11 @@ def controls_section(grid: GridSpec, comparisons: list[Comparison],
              f"±{settings.tolerance:.0%} of the variant's parameters (its Dense head widened "
              f"or narrowed; where that cannot reach, its filters scaled), trained with the "
              f"same seeds and recipe. Δ vs control is paired by seed and test image like Δ vs "
-             f"baseline, and both verdicts are Holm-adjusted in the same family.", ""]
-    headers = ["factor", "level", "params", "control (params)", "Δ vs baseline [95% CI]",
-               "Δ vs control [95% CI]"]
+             f"baseline; both verdicts are read from intervals adjusted over the same family "
+             f"(every comparison of this report, and the looks).", ""]
+    headers = ["factor", "level", "params", "control (params)",
+               "Δ vs baseline [95% CI]; verdict's interval: verdict",
+               "Δ vs control [95% CI]; verdict's interval: verdict"]
     for dataset in grid.datasets:
         chosen = [c for c in controlled if c.dataset == dataset]
         rows, sentences = control_rows(chosen, verdicts, baselines)
@@ -106,7 +111,7 @@ def controls_section(grid: GridSpec, comparisons: list[Comparison],
 def contrast_verdicts(results_dir, grid: GridSpec, reference: Reference, contrast: Reference,
                       recipe: TrainingRecipe, settings: Settings) -> tuple:
     """The reference against its contrast and against the capacity-matched control (paired
-    by seed and test image; Holm over these two, one look)."""
+    by seed and test image; Bonferroni over these two, one look)."""
     factor = factor_of(grid, contrast.model, reference.model)
     against = Comparison(reference.dataset, factor, reference.model, contrast.model)
     control = reference_controls(grid).get(reference.name)

@@ -8,11 +8,17 @@ the report and as long-format CSV files under reports/curves/ that `dvc plots sh
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipeline.grid.expansion import all_models
+from pipeline.report.figures import learning_curves
 from pipeline.runs.records import DONE, read_record, record_path
-from pipeline.specs.run import RunSpec
+from pipeline.specs.run import RunSpec, variant_id
+
+if TYPE_CHECKING:
+    from pipeline.report.data import ReportData
 
 SPLITS = {"accuracy": "train", "val_accuracy": "val"}
 
@@ -61,3 +67,22 @@ def write_curve_files(curves: pd.DataFrame, folder: Path) -> list[Path]:
         frame[["epoch", "accuracy", "line"]].to_csv(path, index=False, float_format="%.6g")
         paths.append(path)
     return paths
+
+
+def curves_section(data: ReportData) -> list[str]:
+    """Learning curves per dataset (figures) and reports/curves/*.csv for `dvc plots`."""
+    models = {variant_id(dataset, model): model for dataset in data.grid.datasets
+              for model in all_models(data.grid)}
+    specs = [RunSpec(dataset=row["dataset"], seed=int(row["seed"]),
+                     model=models[row["variant_id"]], training=data.training)
+             for _, row in data.runs.iterrows()]
+    curves = curve_frame(history_frame(data.project.results_dir, specs), data.frame,
+                         data.baselines)
+    write_curve_files(curves, data.reports_dir / "curves")
+    lines = ["## Learning curves", "",
+             "Train (dashed) and validation (solid) accuracy per epoch, mean over seeds; also "
+             "`dvc plots show` (reports/curves/*.csv).", ""]
+    for dataset in data.grid.datasets:
+        figure = learning_curves(curves, dataset, data.figures_dir / f"curves_{dataset}.png")
+        lines += [f"![{dataset} learning curves](figures/{figure.name})", ""]
+    return lines

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
+from pipeline.report.figures import accuracy_vs_params, pareto_figure
 from pipeline.report.markdown import accuracy_cell, compact, markdown_table
+
+if TYPE_CHECKING:
+    from pipeline.report.data import ReportData
 
 COSTS = ("params", "flops")
 
@@ -41,3 +47,15 @@ def pareto_section(fronts: dict[tuple[str, str], pd.DataFrame], datasets: list[s
             lines += [f"### {dataset}: front by {cost}", "", markdown_table(
                 ["variant", "params", "FLOPs", "test accuracy"], rows), ""]
     return lines
+
+
+def sizes_section(data: ReportData) -> list[str]:
+    """Pareto fronts by parameters and FLOPs, and accuracy against parameters."""
+    datasets = list(data.grid.datasets)
+    fronts = fronts_of(data.variants, datasets)
+    pareto = pareto_figure(data.variants, fronts, datasets, data.figures_dir / "pareto.png")
+    scatter = accuracy_vs_params(data.variants, datasets,
+                                 data.figures_dir / "accuracy_vs_params.png")
+    return (pareto_section(fronts, datasets, f"figures/{pareto.name}")
+            + ["### Accuracy against parameter count, every variant", "",
+               f"![accuracy vs params](figures/{scatter.name})", ""])

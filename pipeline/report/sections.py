@@ -1,16 +1,17 @@
-"""The Markdown sections of ablation.md, each from tables the stage has already computed."""
+"""The general Markdown sections of ablation.md: the header, how to read the verdicts, the
+factor tables, the two datasets against each other, all variants and the ledger; each is a
+function of the report's data (pipeline.report.data)."""
 
 from __future__ import annotations
 
 import platform
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipeline.config import Project
-from pipeline.grid.comparisons import Settings
-from pipeline.grid.replication import Replication
 from pipeline.report.answers import factor_title
+from pipeline.report.figures import effect_dots
 from pipeline.report.markdown import (
     accuracy_cell,
     adjusted_cell,
@@ -20,7 +21,11 @@ from pipeline.report.markdown import (
     p_cell,
     seconds,
 )
+from pipeline.report.verdict_tables import dataset_differences, variant_rank_agreement
 from pipeline.specs.grid import AdaptiveSeeds, GridSpec
+
+if TYPE_CHECKING:
+    from pipeline.report.data import ReportData
 
 PACKAGES = ("tensorflow", "keras", "mlflow", "optuna", "dvc", "pandas", "numpy", "scipy",
             "statsmodels")
@@ -46,8 +51,9 @@ def seeds_text(grid: GridSpec) -> str:
     return f"{grid.seeds}"
 
 
-def header(project: Project, grid: GridSpec, runs: pd.DataFrame) -> list[str]:
-    training = project.params.training_recipe()
+def header(data: ReportData) -> list[str]:
+    """Title, description, profile, data, training, device, seeds, runs, software."""
+    project, grid, runs, training = data.project, data.grid, data.runs, data.training
     profile = project.params.active
     versions = ", ".join(f"{name} {version(name)}" for name in PACKAGES)
     counts = runs["status"].value_counts().to_dict()
@@ -91,8 +97,9 @@ def incomplete_warning(runs: pd.DataFrame) -> list[str]:
             f"(it resumes) to complete the study.", ""]
 
 
-def method(settings: Settings, replication: Replication) -> list[str]:
+def method(data: ReportData) -> list[str]:
     """How the verdicts were reached, so a reader can judge them."""
+    settings, replication = data.settings, data.replication
     adaptive = ""
     if replication.looks:
         added = sum(look["runs_added"] for look in replication.looks)
@@ -155,9 +162,13 @@ def factor_table(frame: pd.DataFrame, variants: pd.DataFrame, dataset: str, fact
     return [f"### {factor_title(factor)}", "", markdown_table(headers, table), ""]
 
 
-def cross_dataset(differences: pd.DataFrame, agreement: tuple | None, first: str,
-                  second: str) -> list[str]:
+def cross_dataset(data: ReportData) -> list[str]:
     """Does a factor's effect differ between the datasets? Do the variants rank alike?"""
+    if len(data.grid.datasets) < 2:
+        return []
+    first, second = data.grid.datasets[0], data.grid.datasets[1]
+    differences = dataset_differences(data.comparisons, data.verdicts, first, second)
+    agreement = variant_rank_agreement(data.variants, first, second)
     lines = [f"## {first} against {second}", ""]
     if not differences.empty:
         rows = [[factor_title(row["factor"]), row["level"], f"{row[f'delta_{first}']:+.4f}",
@@ -176,13 +187,13 @@ def cross_dataset(differences: pd.DataFrame, agreement: tuple | None, first: str
     return lines
 
 
-def all_variants(variants: pd.DataFrame, datasets: list[str],
-                 baseline_ids: dict[str, str]) -> list[str]:
+def all_variants(data: ReportData) -> list[str]:
+    """Every variant per dataset: params, FLOPs, accuracy, time, per-seed accuracies."""
     lines = ["## All variants", ""]
-    for dataset in datasets:
-        rows = variants[variants["dataset"] == dataset]
+    for dataset in data.grid.datasets:
+        rows = data.variants[data.variants["dataset"] == dataset]
         table = [[row["variant"] + (" (baseline)" if row["variant_id"] ==
-                                    baseline_ids.get(dataset) else ""),
+                                    data.baselines.get(dataset) else ""),
                   compact(row["params"]), compact(row["flops"]), accuracy_cell(row),
                   seconds(row["train_time_s"]),
                   row["per_seed"] if isinstance(row["per_seed"], str) else "-"]
@@ -192,8 +203,9 @@ def all_variants(variants: pd.DataFrame, datasets: list[str],
     return lines
 
 
-def ledger(runs: pd.DataFrame) -> list[str]:
+def ledger(data: ReportData) -> list[str]:
     """Every cell's state with counts, and the reason of each infeasible or failed one."""
+    runs = data.runs
     counts = runs["status"].value_counts()
     lines = ["## Ledger", "", "Runs by state: " + ", ".join(
         f"{state} {int(count)}" for state, count in counts.items()) + ".", ""]
@@ -205,3 +217,19 @@ def ledger(runs: pd.DataFrame) -> list[str]:
             for _, row in problems.iterrows()]
     return lines + ["### Infeasible and failed cells", "",
                     markdown_table(["dataset", "variant", "status", "reason"], rows), ""]
+
+
+def factors(data: ReportData) -> list[str]:
+    """Per dataset: every factor's table, and one figure of all Δs with their intervals."""
+    lines = []
+    if not data.frame.empty:
+        figure = effect_dots(data.frame, list(data.grid.datasets), data.settings.smallest_effect,
+                             data.figures_dir / "effects.png")
+        lines += ["## Effects against the baseline", "",
+                  f"![effects]({figure.relative_to(data.reports_dir)})", ""]
+    for dataset in data.grid.datasets:
+        lines += [f"## {dataset}: factor effects", ""]
+        for factor in dict.fromkeys(data.frame[data.frame["dataset"] == dataset]["factor"]):
+            lines += factor_table(data.frame, data.variants, dataset, factor,
+                                  data.baselines[dataset])
+    return lines

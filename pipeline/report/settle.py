@@ -10,26 +10,20 @@ pooled seed variance (Bartlett's test across each dataset's models).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipeline.config import Project
+from pipeline.evidence.paired import PairTable
 from pipeline.evidence.settle import Settle
 from pipeline.evidence.verdicts import Verdict
-from pipeline.grid.comparisons import (
-    Comparison,
-    dataset_tables,
-    decide_tables,
-    grid_comparisons,
-    noise_checks,
-    settle_all,
-)
-from pipeline.grid.plan import evidence_settings
-from pipeline.grid.replication import replicate, seeds_of
+from pipeline.grid.comparisons import Comparison, Settings, noise_checks, settle_all
 from pipeline.report.answers import factor_title
 from pipeline.report.markdown import markdown_table
-from pipeline.report.results import collect_runs, summarize_variants
 from pipeline.report.verdict_tables import level_label
+
+if TYPE_CHECKING:
+    from pipeline.report.data import ReportData
 
 POWER = 0.8
 
@@ -45,16 +39,10 @@ class Settling:
     alpha: float
 
 
-def settling(project: Project) -> Settling:
-    """Replay the grid's seeds from the stored runs and size what would settle each open Δ."""
-    grid = project.load_grid()
-    training = project.params.training_recipe()
-    settings = evidence_settings(project, grid)
-    replication = replicate(grid, training, project.results_dir, settings)
-    seeds = seeds_of(grid, training, replication.extra_seeds)
-    tables = dataset_tables(project.results_dir, grid_comparisons(grid), training, seeds)
-    verdicts = decide_tables(tables, settings)
-    variants = summarize_variants(collect_runs(project, grid, replication.extra_seeds))
+def settling(tables: dict[Comparison, PairTable], verdicts: dict[Comparison, Verdict],
+             settings: Settings, variants: pd.DataFrame) -> Settling:
+    """Size what would settle each undecided comparison of `tables`, priced with the
+    variants' measured mean training time."""
     times = variants.set_index("variant_id")["train_time_s"].dropna().to_dict()
     return Settling(verdicts, settle_all(tables, verdicts, settings, POWER),
                     noise_checks(tables), times, settings.alpha)
@@ -103,17 +91,25 @@ def noise_lines(settling: Settling) -> list[str]:
     return lines
 
 
-def settle_section(project: Project) -> list[str]:
+def comparison_label(comparison: Comparison, controlled: list[Comparison]) -> str:
+    """`Pooling: none`, or `Pooling: none vs its control cnn f32-64-64 ... h3378`."""
+    level = level_label(comparison.factor, comparison.variant)
+    label = f"{factor_title(comparison.factor)}: {level}"
+    if comparison in controlled:
+        label += f" vs its control {comparison.baseline.describe()}"
+    return label
+
+
+def settle_section(data: ReportData) -> list[str]:
     """The report's section on the undecided comparisons and on the seed-noise check."""
-    found = settling(project)
-    smallest = project.params.evidence.smallest_effect
+    found = data.settling
+    smallest = data.settings.smallest_effect
     lines = ["## What would settle the open comparisons", "",
              "The pooled seed variance assumes every model's runs vary alike; checked per "
              "dataset:", "", *noise_lines(found), ""]
     if not found.settles:
         return lines + ["Every comparison with an interval is decided.", ""]
-    rows = [[comparison.dataset, f"{factor_title(comparison.factor)}: "
-             f"{level_label(comparison.factor, comparison.variant)}",
+    rows = [[comparison.dataset, comparison_label(comparison, data.controlled),
              f"{found.verdicts[comparison].delta:+.4f}", floor_text(settle, smallest),
              cost_text(found, comparison, settle.seeds_at_delta),
              cost_text(found, comparison, settle.seeds_at_smallest)]
@@ -128,29 +124,3 @@ def settle_section(project: Project) -> list[str]:
         "`python -m pipeline plan --settle` lists those runs.", "",
         markdown_table(["dataset", "comparison", "Δ", "floor", "seeds for 80% power at Δ",
                         f"at ±{smallest:g}"], rows), ""]
-
-
-def settle_plan_lines(project: Project) -> list[str]:
-    """The runs that would reach 80% power at each open comparison's observed Δ, and ETA."""
-    found = settling(project)
-    wanted: dict[str, tuple[int, int]] = {}  # variant id -> (seeds paired now, target)
-    names = {}
-    for comparison, settle in found.settles.items():
-        if settle.seeds_at_delta is None:
-            continue
-        have = found.verdicts[comparison].seeds
-        names[comparison.variant_id] = f"{comparison.dataset} {comparison.variant.describe()}"
-        names[comparison.baseline_id] = f"{comparison.dataset} {comparison.baseline.describe()}"
-        for key in (comparison.variant_id, comparison.baseline_id):
-            old = wanted.get(key, (have, have))
-            wanted[key] = (max(old[0], have), max(old[1], settle.seeds_at_delta))
-    lines, total = [], 0.0
-    for key, (have, target) in wanted.items():
-        seconds = (target - have) * found.times.get(key, float("nan"))
-        total += 0.0 if pd.isna(seconds) else seconds
-        lines.append(f"{names[key]}: seeds {have}..{target - 1} ({target - have} runs, "
-                     f"~{seconds / 60:.0f} min)")
-    unreachable = sum(settle.seeds_at_delta is None for settle in found.settles.values())
-    runs = sum(target - have for have, target in wanted.values())
-    return lines + [f"{runs} runs to add, ETA ~{total / 60:.0f} min of training; "
-                    f"{unreachable} open comparison(s) out of reach (Δ at or below the floor)."]
