@@ -138,6 +138,14 @@ class Project:
     def reports_dir(self) -> Path:
         return self.path(self.params.reports_dir)
 
+    @property
+    def tracking_uri(self) -> str:
+        """$MLFLOW_TRACKING_URI, else params `mlflow.tracking_uri`, else <home>/mlflow.db."""
+        configured = os.environ.get("MLFLOW_TRACKING_URI") or self.params.mlflow.tracking_uri
+        if configured:
+            return configured
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
     def data_dirs(self) -> list[tuple[str, Path]]:
         """The documented search's folders, labelled: $CNN_LAB_DATA_DIR, then `data.dir`."""
         folders = []

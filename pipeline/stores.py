@@ -1,4 +1,5 @@
-"""Reachability of the stores a command needs, checked before any training starts.
+"""The stores a command needs: reachable (checked before any training starts) and, for a
+SQLite MLflow store another process holds, a bounded wait and then one line, not a traceback.
 
 An MLflow server or database that does not answer would otherwise cost minutes of retries
 and end in a traceback that shows the URL, password included. Here each store gets one
@@ -90,3 +91,46 @@ def probe_sql(url: str, what: str) -> None:
         raise unreachable(what, url, first_line(error)) from None
     finally:
         engine.dispose()
+
+
+BUSY_WAIT_ENV, BUSY_WAIT_S = "CNN_LAB_STORE_WAIT_S", 120.0
+LOCKED = "database is locked"
+
+
+def busy_wait_s() -> float:
+    """How long a write waits for a SQLite store another process holds ($CNN_LAB_STORE_WAIT_S)."""
+    return float(os.environ.get(BUSY_WAIT_ENV) or BUSY_WAIT_S)
+
+
+def _busy_timeout(connection, _record) -> None:
+    import sqlite3
+
+    if isinstance(connection, sqlite3.Connection):
+        connection.execute(f"PRAGMA busy_timeout = {int(busy_wait_s() * 1000)}")
+
+
+def wait_when_busy() -> None:
+    """Every SQLite connection of this process (MLflow's store included) retries a locked
+    database for up to `busy_wait_s()` before "database is locked", not the default 5 s."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _busy_timeout):
+        event.listen(Engine, "connect", _busy_timeout)
+
+
+def store_locked(error: BaseException | None) -> bool:
+    """True when `error` (or an error it was raised from) is SQLite's "database is locked"."""
+    while error is not None:
+        if LOCKED in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def locked_store_line(uri: str) -> str:
+    """The one line a command ends with when its SQLite store stayed locked past the wait."""
+    return (f"MLflow tracking store {uri} stayed locked by another writer for "
+            f"{busy_wait_s():.0f} s ({BUSY_WAIT_ENV}); finished runs are saved in results/runs. "
+            "Run again when the other process is done, or give concurrent writers a tracking "
+            "server (`mlflow server --backend-store-uri <store>`, MLFLOW_TRACKING_URI=http://...)")

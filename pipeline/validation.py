@@ -17,6 +17,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The errors a user can fix (a config value, a missing file, bad evidence): a command ends
+# with their one-line message and exit status 2 instead of a traceback (pipeline/entry.py).
+# Each module that defines one registers it here, so the entry imports no module for it.
+USER_ERRORS: list[type[BaseException]] = []
+
+
+def user_error(cls: type[BaseException]) -> type[BaseException]:
+    """Register `cls` (a class decorator) as an error the user can fix."""
+    USER_ERRORS.append(cls)
+    return cls
+
+
+@user_error
 class ConfigError(ValueError):
     """A configuration file holds a value the lab cannot use; raised before any training."""
 

@@ -16,7 +16,8 @@ LAYERS = {"hashing": 0, "validation": 0, "progress": 0, "evidence": 0, "redactio
           "process_group": 0,
           "specs": 1, "stores": 1,
           "config": 2, "data": 3, "model": 3, "training": 4, "runs": 5, "grid": 6,
-          "report": 7, "workers": 7, "sweeps": 8, "bench": 8, "cli": 9, "__main__": 10,
+          "report": 7, "workers": 7, "sweeps": 8, "bench": 8, "entry": 9, "stages": 10,
+          "cli": 11, "__main__": 12,
           "__init__": 0}
 
 

@@ -22,7 +22,8 @@ from pipeline.grid.stage import run_grid
 from pipeline.report.stage import build_report
 from pipeline.runs.committed_evidence import RECORDS_FILE, evidence_dir
 from pipeline.runs.records import evidence_path, read_record
-from pipeline.runs.tracking import BUSY_WAIT_ENV, Tracker
+from pipeline.runs.tracking import Tracker
+from pipeline.stores import BUSY_WAIT_ENV
 from tests.conftest import TINY_GRID, write_project
 
 pytestmark = pytest.mark.slow  # every test here trains the tiny grid first (module fixture)

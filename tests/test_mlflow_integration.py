@@ -8,7 +8,6 @@ from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
 from pipeline.grid.stage import run_grid
 from pipeline.report.registry import register_best
-from pipeline.runs.tracking import tracking_uri
 from tests.conftest import TINY_GRID, write_project
 
 GRID = {**TINY_GRID, "description": "Pooling on tiny synthetic digits.",
@@ -16,7 +15,7 @@ GRID = {**TINY_GRID, "description": "Pooling on tiny synthetic digits.",
 
 
 def register(project, grid_name: str, chosen: dict[str, str]) -> dict[str, str]:
-    return register_best(project, tracking_uri(project), grid_name, chosen)
+    return register_best(project, project.tracking_uri, grid_name, chosen)
 
 
 @pytest.mark.slow
@@ -24,7 +23,7 @@ def test_runs_datasets_models_and_registry(tmp_path, synthetic_data_dir):
     project = load_project(write_project(tmp_path / "project", synthetic_data_dir, GRID))
     prepare_all(project)
     run_grid(project)
-    client = mlflow.MlflowClient(tracking_uri(project))
+    client = mlflow.MlflowClient(project.tracking_uri)
     experiment = client.get_experiment_by_name("cnn-ablation/tiny")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert experiment.tags["mlflow.note.content"] == GRID["description"]

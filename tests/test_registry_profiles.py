@@ -13,7 +13,6 @@ from pipeline.data.prepare import prepare_all
 from pipeline.grid.stage import run_grid
 from pipeline.report.stage import build_report
 from pipeline.runs.records import recipe_tag
-from pipeline.runs.tracking import tracking_uri
 from tests.conftest import TINY_GRID, write_project
 
 GRID = {**TINY_GRID, "cnn": {**TINY_GRID["cnn"], "axes": {"pooling": ["max", "avg"]},
@@ -41,7 +40,7 @@ def test_each_profile_moves_only_its_own_alias(tmp_path, synthetic_data_dir):
     prepare_all(tiny)
     run_grid(tiny)
     build_report(tiny)
-    client = mlflow.MlflowClient(tracking_uri(tiny), registry_uri=tracking_uri(tiny))
+    client = mlflow.MlflowClient(tiny.tracking_uri, registry_uri=tiny.tracking_uri)
     assert profile_of(client, "best-tiny") == "tiny"
     tiny_version = client.get_model_version_by_alias(MODEL, "best-tiny").version
 

@@ -18,7 +18,6 @@ from pipeline.grid.expansion import expand
 from pipeline.grid.stage import run_grid
 from pipeline.report.stage import build_report
 from pipeline.runs.records import cache_key, read_record, record_path
-from pipeline.runs.tracking import tracking_uri
 from pipeline.specs.model import ModelSpec
 from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
@@ -148,7 +147,7 @@ def test_precision_and_device_reach_record_mlflow_and_report(tmp_path, synthetic
     record = read_record(record_path(project.results_dir, run.spec))
     assert record["status"] == "done" and record["device"] == device.device_info()
 
-    client = mlflow.MlflowClient(tracking_uri(project))
+    client = mlflow.MlflowClient(project.tracking_uri)
     child = client.get_run(record["mlflow_run_id"])
     assert child.data.params["training.precision"] == "mixed_float16"
     assert child.data.tags["device.device"] == device.device_info()["device"]

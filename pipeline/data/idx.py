@@ -9,11 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.validation import user_error
+
 IMAGE_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABEL_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 IMAGE_SIDE = 28
 
 
+@user_error
 class IdxError(ValueError):
     """An IDX file is missing, truncated, or not what its name says."""
 

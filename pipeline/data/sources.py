@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data import idx
+from pipeline.validation import user_error
 
 PARTS = ("train-images", "train-labels", "test-images", "test-labels")
 FILE_NAMES = {
@@ -42,6 +43,7 @@ KNOWN_SHA256 = {
     },
 }
 
+@user_error
 class DataNotFoundError(FileNotFoundError):
     """No usable copy of a dataset was found; the message lists every place looked at."""
 

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 
 class Executor(Protocol):
-    """Trains runs; `tags` go on the stage's MLflow parent run (study name, job count)."""
+    """Trains runs; `tags` go on the stage's MLflow parent run (study name, job count);
+    `jobs` is how many runs it trains at once on this machine (for the ETA)."""
 
     tags: dict[str, str]
+    jobs: int
 
     def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext) -> None:
         """Train `runs`, writing each one's record into the plan's results folder."""
@@ -30,6 +32,7 @@ class InProcess:
     """Train runs one by one in this process, dataset by dataset."""
 
     tags: dict[str, str] = {}
+    jobs = 1
 
     def __init__(self, project: Project):
         self.project = project

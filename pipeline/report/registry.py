@@ -70,7 +70,7 @@ def register_best(project: Project, tracker_or_uri, grid_name: str,
     """
     import mlflow
 
-    from pipeline.runs.tracking import wait_when_busy
+    from pipeline.stores import wait_when_busy
 
     wait_when_busy()
     uri = getattr(tracker_or_uri, "uri", tracker_or_uri)

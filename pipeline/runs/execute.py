@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 
 from pipeline.data.prepared import Splits
 from pipeline.runs.records import DONE, EVIDENCE, FAILED, base_record, cache_key
-from pipeline.runs.tracking import Tracker, store_locked
+from pipeline.runs.tracking import Tracker
 from pipeline.specs.run import RunSpec
+from pipeline.stores import store_locked
 from pipeline.training.device import check_precision, device_info
 from pipeline.training.threads import fix_threads
 from pipeline.training.train import train_run

@@ -26,6 +26,7 @@ from pipeline.hashing import stable_hash
 from pipeline.progress import console
 from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
+from pipeline.validation import user_error
 
 # The code that turns a run spec and prepared data into a trained model and its scores: the
 # layer plan and its Keras builder, the training function, its inputs, thread count and test
@@ -57,6 +58,7 @@ def cache_key(spec: RunSpec, data_digest: str, code_version: str) -> str:
                         "code": code_version}, 16)
 
 
+@user_error
 class EvidenceError(ValueError):
     """Stored predictions the report cannot use; the message names the file and the remedy."""
 

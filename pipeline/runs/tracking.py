@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.config import Project
 from pipeline.specs.recipe import capped, training_image_count
+from pipeline.stores import wait_when_busy
 
 EPOCH_METRICS = {"loss": "train/loss", "accuracy": "train/accuracy",
                  "val_loss": "val/loss", "val_accuracy": "val/accuracy"}
@@ -22,57 +23,6 @@ DATASET_SOURCES = {"mnist": "https://yann.lecun.com/exdb/mnist/",
                    "fashion_mnist": "https://github.com/zalandoresearch/fashion-mnist"}
 MODEL_REQUIREMENTS = [f"tensorflow=={metadata.version('tensorflow')}",
                       f"keras=={metadata.version('keras')}"]
-BUSY_WAIT_ENV, BUSY_WAIT_S = "CNN_LAB_STORE_WAIT_S", 120.0
-LOCKED = "database is locked"
-
-
-def busy_wait_s() -> float:
-    """How long a write waits for a SQLite store another process holds ($CNN_LAB_STORE_WAIT_S)."""
-    return float(os.environ.get(BUSY_WAIT_ENV) or BUSY_WAIT_S)
-
-
-def _busy_timeout(connection, _record) -> None:
-    import sqlite3
-
-    if isinstance(connection, sqlite3.Connection):
-        connection.execute(f"PRAGMA busy_timeout = {int(busy_wait_s() * 1000)}")
-
-
-def wait_when_busy() -> None:
-    """Every SQLite connection of this process (MLflow's store included) retries a locked
-    database for up to `busy_wait_s()` before "database is locked", not the default 5 s."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    if not event.contains(Engine, "connect", _busy_timeout):
-        event.listen(Engine, "connect", _busy_timeout)
-
-
-def store_locked(error: BaseException | None) -> bool:
-    """True when `error` (or an error it was raised from) is SQLite's "database is locked"."""
-    while error is not None:
-        if LOCKED in str(error):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def locked_store_line(uri: str) -> str:
-    """The one line a command ends with when its SQLite store stayed locked past the wait."""
-    return (f"MLflow tracking store {uri} stayed locked by another writer for "
-            f"{busy_wait_s():.0f} s ({BUSY_WAIT_ENV}); finished runs are saved in results/runs. "
-            "Run again when the other process is done, or give concurrent writers a tracking "
-            "server (`mlflow server --backend-store-uri <store>`, MLFLOW_TRACKING_URI=http://...)")
-
-
-def tracking_uri(project: Project) -> str:
-    """$MLFLOW_TRACKING_URI, else params `mlflow.tracking_uri`, else <project>/mlflow.db."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI") or project.params.mlflow.tracking_uri
-    if configured:
-        return configured
-    return f"sqlite:///{(project.home / 'mlflow.db').resolve()}"
-
-
 def experiment_name(project: Project, name: str) -> str:
     """`<mlflow.experiment_prefix>/<name>`: the MLflow experiment of a grid or a sweep."""
     return f"{project.params.mlflow.experiment_prefix}/{name}"
@@ -154,7 +104,7 @@ class Tracker:
 
         wait_when_busy()
         self.project = project
-        self.uri = uri or tracking_uri(project)
+        self.uri = uri or project.tracking_uri
         user_setting = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(self.uri)
         # MLflow also writes the URI into $MLFLOW_TRACKING_URI; put the user's value back so a

@@ -46,6 +46,7 @@ class StudyExecutor:
         self.project, self.storage_url, self.name = project, storage_url, name
         self.settings, self.work_here = settings, work_here
         self.tags = {"study": name}
+        self.jobs = 1  # runs trained at once here; other workers add to the study's pace
 
     def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext) -> None:
         study = open_grid_study(self.storage_url, self.name)

@@ -1,0 +1,72 @@
+"""DVC stage `train`: train every run of the active profile's grid that has no valid result.
+
+`python -m pipeline.stages.train [--params FILE] [--jobs N] [--storage URL] ...`, also
+`python -m pipeline train`. Writes reports/run.json (the profile's effective settings),
+shares the run cache with the home project (DVC queue copies), restores records kept as
+committed evidence, prints the count and ETA (refusing one over the profile's `max_hours`),
+then trains with the chosen executor: N local jobs, this process, or a shared Optuna study.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.config import Project
+from pipeline.grid.eta import guard_training
+from pipeline.grid.executor import Executor
+from pipeline.grid.plan import plan_grid
+from pipeline.grid.settings import write_run_settings
+from pipeline.grid.stage import run_grid
+from pipeline.progress import console
+from pipeline.runs.committed_evidence import evidence_dir, seed_from_evidence
+from pipeline.runs.shared_cache import shared_run_cache
+from pipeline.stages.arguments import add_storage_options, jobs_value, stage_main
+from pipeline.stages.checks import check_stores, grid_study
+from pipeline.training.threads import fix_threads
+from pipeline.workers.coordinator import StudyExecutor
+from pipeline.workers.local import LocalJobs, job_count
+from pipeline.workers.worker import WorkerSettings
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    add_storage_options(parser)
+    parser.add_argument("--no-work", action="store_true",
+                        help="with --storage: only enqueue and wait for other workers")
+    parser.add_argument("--jobs", default=None, type=jobs_value, metavar="N|auto",
+                        help="training processes on this machine (default: params `jobs`, "
+                             "auto = one per core); results are the same for any N")
+    parser.add_argument("--max-hours", type=float, default=None, metavar="HOURS",
+                        help="train if the ETA is within HOURS (default: profile max_hours)")
+    parser.add_argument("--force", action="store_true", help="train whatever the ETA")
+
+
+def run(project: Project, arguments: argparse.Namespace) -> None:
+    fix_threads()  # before TensorFlow starts (the ETA's calibration may start it)
+    write_run_settings(project)
+    with shared_run_cache(project):
+        folder = evidence_dir(project.reports_dir)
+        if seeded := seed_from_evidence(folder, project.results_dir):
+            console.print(f"evidence: {seeded} record(s) restored from {folder}")
+        storage = arguments.storage or project.params.workers.storage
+        check_stores(project, storage)
+        executor = choose_executor(project, arguments, storage)
+        guard_training(project, plan_grid(project).pending, executor.jobs,
+                       max_hours=arguments.max_hours, force=arguments.force)
+        outcome = run_grid(project, executor)
+    if outcome.failed:
+        console.print(f"[yellow]{len(outcome.failed)} run(s) failed[/]; the report lists them. "
+                      "Fix the cause, then `dvc repro -f -s train` retrains only those.")
+
+
+def choose_executor(project: Project, arguments: argparse.Namespace,
+                    storage: str | None) -> Executor:
+    """A shared study when a storage is given; else N local jobs (1: this process)."""
+    if storage is not None:
+        return StudyExecutor(project, storage, grid_study(project, arguments.study),
+                             WorkerSettings.from_params(project.params.workers),
+                             work_here=not arguments.no_work)
+    return LocalJobs(project, job_count(arguments.jobs or project.params.jobs))
+
+
+if __name__ == "__main__":
+    raise SystemExit(stage_main("train", add_options, run))
