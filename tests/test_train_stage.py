@@ -26,8 +26,8 @@ ADAPTIVE_GRID = {"name": "adaptive", "datasets": ["mnist"], "seeds": {"initial":
                          "axes": {"pooling": ["max", "avg"]}}}
 
 
-def make(root, data_dir, grid):
-    project = load_project(write_project(root, data_dir, grid=grid))
+def make(root, data_dir, grid, **profile):
+    project = load_project(write_project(root, data_dir, grid=grid, **profile))
     prepare_all(project)
     return project
 
@@ -135,7 +135,9 @@ def running_children(client) -> list:
 def test_ctrl_c_stops_every_job_and_closes_their_runs(tmp_path, synthetic_data_dir):
     import psutil
 
-    project = make(tmp_path / "stop", synthetic_data_dir, {**TINY_GRID, "seeds": [0, 1]})
+    # runs long enough (30 epochs) that both are still training when the stage is stopped
+    project = make(tmp_path / "stop", synthetic_data_dir, {**TINY_GRID, "seeds": [0, 1]},
+                   epochs=30)
     command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "train",
                "--jobs", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
