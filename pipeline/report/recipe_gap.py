@@ -18,7 +18,7 @@ import numpy as np
 from pipeline.evidence.paired import PairTable, compare_dataset
 from pipeline.evidence.verdicts import Verdict, decide_all
 from pipeline.grid.comparisons import Settings, correct_by_seed, paired_by_seed
-from pipeline.report.markdown import interval_cell, markdown_table, p_cell
+from pipeline.report.markdown import adjusted_cell, interval_cell, markdown_table, p_cell
 from pipeline.report.references import training_images_text
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.recipe import TrainingRecipe
@@ -134,15 +134,17 @@ def recipe_gap_section(results_dir: Path, grid: GridSpec, training: TrainingReci
     for step in steps:
         if step not in tables:
             rows.append([step.dataset, step.name, step.against, changes_text(step.change),
-                         "no finished runs", "-", "-", "-"])
+                         "no finished runs", "-", "-", "-", "-"])
             continue
         result, (row_accuracy, against_accuracy) = verdicts[step], mean_accuracies(tables[step])
         rows.append([step.dataset, step.name, step.against, changes_text(step.change),
                      f"{row_accuracy:.4f} vs {against_accuracy:.4f}",
                      interval_cell(result.delta, result.low, result.high),
+                     adjusted_cell(result.adjusted_level, result.adjusted_low,
+                                   result.adjusted_high),
                      p_cell(result.p_adjusted), f"{result.verdict} ({result.seeds} seeds)"])
     headers = ["dataset", "trained as", "against", "what changes", "accuracy (mean)",
-               "Δ [95% CI]", "p (adj.)", "verdict"]
+               "Δ [95% CI]", "verdict's interval", "p (adj.)", "verdict"]
     return ["## The baseline's recipe against the textbooks'", "",
             f"The grid's baseline is the textbooks' own network ({grid.cnn.baseline.describe()})"
             f" trained with the grid's recipe: {training.optimizer}, batch "
@@ -151,5 +153,6 @@ def recipe_gap_section(results_dir: Path, grid: GridSpec, training: TrainingReci
             "same network with other recipes. Paired on the same seeds and test images, each "
             "row gives how far the change moves test accuracy: Δ = row − against, a 95% "
             "interval over seeds and images (seed variance pooled per dataset), p "
-            "Bonferroni-adjusted over this table; verdicts as above.", "",
+            "Bonferroni-adjusted over this table, and the verdict read off the interval adjusted "
+            "the same way (shown beside it).", "",
             markdown_table(headers, rows), ""]
