@@ -8,6 +8,11 @@ every comparison is decided, `max` seeds are reached, or the next look would exc
 `extra_runs`. Decisions use only stored results, so the same results give the same seeds
 (DVC and the run cache stay valid), and each look tests at alpha / looks (Bonferroni over
 the looks).
+
+A grid with a seed list and `settle: {power, max_minutes}` looks once more instead: each
+comparison still undecided at its listed seeds whose seeds for that power at its observed
+Δ cost at most `max_minutes` of training (pipeline.evidence.settle, priced with the runs'
+measured times) gets those seeds, variant and baseline alike; two looks in all.
 """
 
 from __future__ import annotations
@@ -16,10 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.evidence.verdicts import UNDECIDED
-from pipeline.grid.comparisons import Settings, decide
+from pipeline.grid.comparisons import (
+    Comparison,
+    Settings,
+    dataset_tables,
+    decide,
+    decide_tables,
+    settle_all,
+)
 from pipeline.grid.controls import all_comparisons
 from pipeline.grid.expansion import expand
-from pipeline.runs.records import read_record, record_path
+from pipeline.runs.records import DONE, read_record, record_path
 from pipeline.specs.grid import AdaptiveSeeds, GridSpec
 from pipeline.specs.recipe import TrainingRecipe
 
@@ -36,10 +48,11 @@ class Replication:
 
 
 def looks_of(grid: GridSpec) -> int:
-    """How many times the data are looked at: 1 for fixed seeds, max - initial + 1 else."""
+    """How many times the data are looked at: 1 for fixed seeds (2 with `settle`),
+    max - initial + 1 for adaptive ones."""
     if isinstance(grid.seeds, AdaptiveSeeds):
         return grid.seeds.max - grid.seeds.initial + 1
-    return 1
+    return 2 if grid.settle is not None else 1
 
 
 def seeds_of(grid: GridSpec, training: TrainingRecipe, extra: ExtraSeeds) -> ExtraSeeds:
@@ -64,6 +77,8 @@ def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
     The replay goes look by look and stops at the first look whose runs are not all stored
     yet; its seeds are in `extra_seeds` (the train stage trains them and asks again).
     """
+    if grid.settle is not None:
+        return settle_look(grid, training, results_dir, settings)
     if not isinstance(grid.seeds, AdaptiveSeeds):
         return Replication()
     outcome = Replication(stopped="every comparison decided")
@@ -94,4 +109,57 @@ def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
             outcome.stopped = f"runs of seed {seed} not trained yet"
             return outcome
     outcome.stopped = f"max {grid.seeds.max} seeds reached"
+    return outcome
+
+
+def mean_minutes(results_dir: Path, grid: GridSpec, training: TrainingRecipe
+                 ) -> dict[tuple[str, str], float]:
+    """(dataset, variant id) -> mean training minutes of its finished runs."""
+    times: dict[tuple[str, str], list[float]] = {}
+    for run in expand(grid, training):
+        record = read_record(record_path(results_dir, run.spec)) or {}
+        if record.get("status") == DONE:
+            key = (run.spec.dataset, run.spec.variant_id)
+            times.setdefault(key, []).append(record["metrics"]["time/train_s"] / 60)
+    return {key: sum(values) / len(values) for key, values in times.items()}
+
+
+def settle_targets(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
+                   settings: Settings) -> tuple[dict[Comparison, int], int]:
+    """Seeds per side for each undecided comparison that the settle budget affords, and how
+    many undecided comparisons there were (decided from the listed seeds' runs alone)."""
+    comparisons = all_comparisons(grid)
+    tables = dataset_tables(results_dir, comparisons, training, seeds_of(grid, training, {}))
+    verdicts = decide_tables(tables, settings)
+    minutes = mean_minutes(results_dir, grid, training)
+    chosen = {}
+    for comparison, found in settle_all(tables, verdicts, settings, grid.settle.power).items():
+        have, target = verdicts[comparison].seeds, found.seeds_at_delta
+        pair = [minutes.get((comparison.dataset, identifier), float("inf"))
+                for identifier in (comparison.variant_id, comparison.baseline_id)]
+        if target is not None and (target - have) * sum(pair) <= grid.settle.max_minutes:
+            chosen[comparison] = target
+    undecided = sum(found.verdict == UNDECIDED for found in verdicts.values())
+    return chosen, undecided
+
+
+def settle_look(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
+                settings: Settings) -> Replication:
+    """The `settle` look: the seeds the affordable undecided comparisons need, both sides."""
+    chosen, undecided = settle_targets(grid, training, results_dir, settings)
+    listed = list(grid.initial_seeds)
+    wanted: dict[tuple[str, str], int] = {}
+    for comparison, target in chosen.items():
+        for identifier in (comparison.variant_id, comparison.baseline_id):
+            key = (comparison.dataset, identifier)
+            wanted[key] = max(wanted.get(key, 0), target)
+    extra = {key: list(range(max(listed) + 1, max(listed) + 1 + target - len(listed)))
+             for key, target in wanted.items() if target > len(listed)}
+    added = len(expand(grid, training, extra)) - len(expand(grid, training))
+    outcome = Replication(extra, [{"seed": "settle", "undecided": undecided,
+                                   "runs_added": added}],
+                          f"settle: {len(chosen)} of {undecided} undecided comparison(s) "
+                          f"within {grid.settle.max_minutes:g} min each")
+    if not all_finished(results_dir, grid, training, extra):
+        outcome.stopped += "; their runs not all trained yet"
     return outcome

@@ -21,7 +21,7 @@ def seeds_setting(grid: GridSpec) -> int | str:
     """The number of seeds per variant, or `initial-max` for adaptive replication."""
     if isinstance(grid.seeds, AdaptiveSeeds):
         return f"{grid.seeds.initial}-{grid.seeds.max}"
-    return len(grid.seeds)
+    return f"{len(grid.seeds)}+settle" if grid.settle is not None else len(grid.seeds)
 
 
 def run_settings(project: Project) -> dict[str, object]:

@@ -48,6 +48,10 @@ def seeds_text(grid: GridSpec) -> str:
                   if grid.seeds.extra_runs is not None else "")
         return (f"{grid.seeds.initial} per variant, then one more at a time up to "
                 f"{grid.seeds.max} where a comparison is undecided{budget}")
+    if grid.settle is not None:
+        return (f"{grid.seeds}, then, where a comparison is still undecided, the seeds that "
+                f"give it {grid.settle.power:.0%} power at its observed Δ if they cost at "
+                f"most {grid.settle.max_minutes:g} min of training (one more look)")
     return f"{grid.seeds}"
 
 
@@ -103,7 +107,7 @@ def method(data: ReportData) -> list[str]:
     adaptive = ""
     if replication.looks:
         added = sum(look["runs_added"] for look in replication.looks)
-        adaptive = (f" Seeds were added adaptively in {len(replication.looks)} look(s) "
+        adaptive = (f" Seeds were added in {len(replication.looks)} look(s) after the first "
                     f"({added} extra runs; stopped: {replication.stopped}); repeated looks "
                     f"inflate false positives, so every verdict tests at alpha / "
                     f"{settings.looks} = {settings.alpha / settings.looks:.4f} (Bonferroni "

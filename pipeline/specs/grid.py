@@ -95,6 +95,17 @@ class AdaptiveSeeds(Strict):
         return self
 
 
+class SettleSeeds(Strict):
+    """One more look for a grid with a fixed seed list: every comparison still undecided
+    whose seeds for `power` at its observed Δ (pipeline.evidence.settle) cost at most
+    `max_minutes` of training gets those seeds on both sides; the verdicts then test at
+    alpha / 2 (two looks)."""
+
+    power: float = Field(default=0.8, gt=0.0, lt=1.0)
+    max_minutes: float = Field(gt=0.0, description="training time one comparison may add "
+                                                   "(its extra runs at their measured times)")
+
+
 class Controls(Strict):
     """Capacity-matched controls: for every variant whose parameter count differs from the
     baseline's by more than `threshold`, the baseline resized to within `tolerance` of it
@@ -178,6 +189,9 @@ class GridSpec(Strict):
     cnn: CnnBlock | None = None
     dense: DenseBlock | None = None
     references: References | None = None
+    settle: SettleSeeds | None = Field(
+        default=None, description="with a seed list: one more look adding the seeds that "
+                                  "settle the cheaply settled undecided comparisons")
     controls: Controls | None = Field(
         default=None, description="capacity-matched controls for the CNN variants (and the "
                                   "references' contrasts); absent: none")
@@ -196,6 +210,9 @@ class GridSpec(Strict):
     def _some_model(self) -> GridSpec:
         if self.cnn is None and self.dense is None:
             raise ValueError("a grid needs a `cnn` block, a `dense` block, or both")
+        if self.settle is not None and isinstance(self.seeds, AdaptiveSeeds):
+            raise ValueError("`settle` adds seeds to a seed list; with adaptive `seeds` "
+                             "remove `settle` (adaptive seeds already add where undecided)")
         return self
 
     @property
