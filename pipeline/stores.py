@@ -12,12 +12,16 @@ import os
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pipeline.redaction import redact
 from pipeline.validation import ConfigError
 
 PROBE_TIMEOUT_S = 5
+SQLITE_PREFIX = "sqlite:///"
 # MLflow's HTTP client retries 7 times with exponential backoff (about 4 minutes) by default;
 # these bounds apply unless the user set the variables.
 MLFLOW_HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -134,3 +138,19 @@ def locked_store_line(uri: str) -> str:
             f"{busy_wait_s():.0f} s ({BUSY_WAIT_ENV}); finished runs are saved in results/runs. "
             "Run again when the other process is done, or give concurrent writers a tracking "
             "server (`mlflow server --backend-store-uri <store>`, MLFLOW_TRACKING_URI=http://...)")
+
+
+@contextmanager
+def store_opened(uri: str) -> Iterator[None]:
+    """Hold a lock file beside a SQLite store while a client first opens it: MLflow creates
+    and migrates its schema on first use, and two processes doing that at once (a sweep and
+    the train stage starting together) fail with "duplicate column"."""
+    if not uri.startswith(SQLITE_PREFIX):
+        yield
+        return
+    from filelock import FileLock
+
+    path = Path(uri.removeprefix(SQLITE_PREFIX))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock", timeout=busy_wait_s()):
+        yield

@@ -4,13 +4,21 @@ a failed result never replaces a finished record of the same run."""
 
 from __future__ import annotations
 
+import errno
+import shutil
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from pipeline.grid.expansion import expand
 from pipeline.grid.plan import plan_grid
+from pipeline.runs.committed_evidence import export_evidence, unpack
 from pipeline.runs.records import (
     DONE,
     FAILED,
+    DiskFull,
+    EvidenceError,
     evidence_path,
     read_evidence,
     read_record,
@@ -18,6 +26,7 @@ from pipeline.runs.records import (
     write_record,
 )
 from pipeline.runs.shared_cache import copy_records
+from pipeline.validation import USER_ERRORS
 from tests.synthetic_records import finished_record, write_finished
 
 
@@ -62,3 +71,77 @@ def test_a_failed_result_never_replaces_a_finished_record(project):
     assert read_record(path)["status"] == DONE and read_evidence(path) is not None
     write_record(path, {**failed, "cache_key": "another-key"})  # a changed run: replaced
     assert read_record(path)["status"] == FAILED
+
+
+def test_a_failed_copy_never_replaces_a_finished_record(project, tmp_path):
+    """Publishing a queued experiment's failed run must not drop home's finished one."""
+    spec = grid_specs(project)[0]
+    home = tmp_path / "home-runs"
+    write_record(record_path(home, spec), finished_record(project, spec, np.arange(300) % 3 > 0))
+    failed = finished_record(project, spec, np.arange(300) % 3 > 0)
+    failed.pop("evidence")
+    failed.update(status=FAILED, reason="worker lost")
+    write_record(record_path(project.results_dir, spec), failed)  # newer than home's record
+    assert copy_records(project.results_dir, home) == 0
+    assert read_record(record_path(home, spec))["status"] == DONE
+
+
+def test_an_interrupted_copy_leaves_the_old_record(project, tmp_path, monkeypatch):
+    spec = grid_specs(project)[0]
+    home = tmp_path / "home-runs"
+    write_finished(project, spec, np.arange(300) % 3 > 0)
+    copy_records(project.results_dir, home)
+    before = record_path(home, spec).read_bytes()
+    write_finished(project, spec, np.arange(300) % 5 > 0)  # a newer result to publish
+
+    def cut_short(source, destination):
+        Path(destination).write_bytes(Path(source).read_bytes()[:10])
+        raise KeyboardInterrupt  # killed half-way through the copy
+
+    monkeypatch.setattr(shutil, "copy2", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        copy_records(project.results_dir, home)
+    assert record_path(home, spec).read_bytes() == before
+    assert read_evidence(record_path(home, spec)) is not None
+    assert not list(home.glob(".*")), "no half-written temporary file left"
+
+
+def test_a_full_disk_names_the_file_and_keeps_every_stored_record(project, monkeypatch):
+    spec = grid_specs(project)[0]
+    path = record_path(project.results_dir, spec)
+    write_finished(project, spec, np.arange(300) % 3 > 0)
+    before = path.read_bytes(), evidence_path(path).read_bytes()
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", no_space)
+    with pytest.raises(DiskFull, match=f"{path.stem}.*no space left.*stored result is intact"):
+        write_finished(project, spec, np.arange(300) % 5 > 0)
+    assert (path.read_bytes(), evidence_path(path).read_bytes()) == before
+    assert not list(project.results_dir.glob(".*")), "no temporary file left"
+    assert DiskFull in USER_ERRORS, "a full disk ends in one line, exit status 2"
+
+
+def test_an_interrupted_evidence_export_keeps_the_committed_files(project, tmp_path,
+                                                                  monkeypatch):
+    specs = grid_specs(project)[:2]
+    for spec in specs:
+        write_finished(project, spec, np.arange(300) % 3 > 0)
+    folder = tmp_path / "evidence"
+    paths = [record_path(project.results_dir, spec) for spec in specs]
+    export_evidence(paths, folder)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+
+    def cut_short(self, text, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", cut_short)
+    with pytest.raises(DiskFull, match=r"records\.jsonl"):
+        export_evidence(paths[:1], folder)
+    monkeypatch.undo()
+    assert {path.name: path.read_bytes() for path in folder.iterdir()
+            if path.name in before} == before
+    (folder / "records.jsonl").write_text("{not json\n")
+    with pytest.raises(EvidenceError, match=r"records\.jsonl: unreadable"):
+        unpack(folder)

@@ -1,5 +1,9 @@
 """Optuna sweeps end to end: real SQLite storage, real MLflow store, resumable studies."""
 
+import os
+import subprocess
+import sys
+
 import mlflow
 import optuna
 import pandas as pd
@@ -122,3 +126,35 @@ def test_sweep_best_is_compared_with_the_grid_best_paired(project, tmp_path):
     report = (project.reports_dir / "sweeps" / "paired.md").read_text()
     assert "Against the grid: sweep best − grid best" in report
     assert "paired on the same 300 test images and seed 0" in report
+
+
+@pytest.mark.slow
+def test_a_sweep_and_the_train_stage_share_one_project(project):
+    """Both log to the project's SQLite MLflow store at once: neither loses a record, a run
+    or a trial to the other (busy writers wait, pipeline.stores)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    base = [sys.executable, "-m", "pipeline", "--params", str(project.params_path)]
+    sweep = subprocess.Popen([*base, "sweep", str(REPO_ROOT / "experiments" / "sweep_smoke.yaml"),
+                              "--trials", "4", "--storage",
+                              f"sqlite:///{project.root / 'optuna.db'}"],
+                             env=env, cwd=project.root, stderr=subprocess.PIPE, text=True)
+    train = subprocess.run([*base, "train", "--jobs", "1"], env=env, cwd=project.root,
+                           capture_output=True, text=True, timeout=900)
+    sweep_errors = sweep.communicate(timeout=900)[1]
+    assert (train.returncode, sweep.returncode) == (0, 0), train.stderr[-2000:] + sweep_errors
+    assert "database is locked" not in train.stderr + sweep_errors
+    from pipeline.grid.plan import plan_grid
+
+    assert plan_grid(project).pending == [], "every grid run has its record"
+    client = mlflow.MlflowClient(project.params.mlflow.tracking_uri)
+    grid = client.get_experiment_by_name("cnn-ablation/tiny")
+    grid_runs = client.search_runs([grid.experiment_id])
+    assert sum(run.data.tags.get("kind") == "child" for run in grid_runs) == 5
+    assert {run.info.status for run in grid_runs} == {"FINISHED"}
+    study = optuna.load_study(study_name="smoke",
+                              storage=f"sqlite:///{project.root / 'optuna.db'}")
+    assert len(study.trials) == 4 and "RUNNING" not in {
+        run.info.status for run in sweep_runs(project, "smoke")}
+    failed = [trial for trial in study.trials if trial.state == TrialState.FAIL]
+    assert all("below 1x1" in trial.user_attrs["failure_reason"] for trial in failed), \
+        "only infeasible trials may fail, none for a busy store"

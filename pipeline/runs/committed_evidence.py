@@ -13,6 +13,8 @@ the committed report without training (and `train` reuses it as its run cache).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import zipfile
 from collections import defaultdict
 from pathlib import Path
@@ -22,10 +24,12 @@ import numpy as np
 from pipeline.runs.records import (
     DONE,
     EVIDENCE,
+    EvidenceError,
     evidence_problem,
     read_evidence,
     read_record,
     write_record,
+    written_atomically,
 )
 
 RECORDS_FILE = "records.jsonl"
@@ -38,15 +42,14 @@ def evidence_dir(reports_dir: Path) -> Path:
 
 def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """An npz (no pickles) with fixed timestamps, written through a temporary file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+    with written_atomically(path) as temporary, zipfile.ZipFile(
+            temporary, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(arrays):
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             with archive.open(info, "w") as member:
                 np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]),
                                           allow_pickle=False)
-    temporary.replace(path)
 
 
 def pack(paths: list[Path]) -> tuple[list[dict], dict[str, dict[str, np.ndarray]]]:
@@ -71,28 +74,46 @@ def pack(paths: list[Path]) -> tuple[list[dict], dict[str, dict[str, np.ndarray]
 
 
 def export_evidence(paths: list[Path], folder: Path) -> int:
-    """Write the evidence of the records at `paths` into `folder` (replacing what was there);
-    returns the number of records."""
+    """Write the evidence of the records at `paths` into `folder`, replacing what was there
+    only once every new file is complete (written beside it, then swapped in): an export
+    cut short by a full disk or a kill leaves the old evidence. Returns the record count."""
     records, arrays = pack(paths)
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.npz"):
-        if stale.stem not in arrays:
-            stale.unlink()
-    for dataset, packed in arrays.items():
-        write_arrays(folder / f"{dataset}.npz", packed)
-    lines = [json.dumps(entry, sort_keys=True, separators=(",", ":")) for entry in records]
-    (folder / RECORDS_FILE).write_text("\n".join(lines) + "\n")
+    staging = folder.with_name(f".{folder.name}.{os.getpid()}.new")
+    retired = folder.with_name(f".{folder.name}.{os.getpid()}.old")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for dataset, packed in arrays.items():
+            write_arrays(staging / f"{dataset}.npz", packed)
+        lines = [json.dumps(entry, sort_keys=True, separators=(",", ":")) for entry in records]
+        with written_atomically(staging / RECORDS_FILE) as temporary:
+            temporary.write_text("\n".join(lines) + "\n")
+        if folder.exists():
+            folder.rename(retired)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
     return len(records)
 
 
 def unpack(folder: Path) -> list[tuple[str, dict]]:
-    """(record file name, record with its evidence) for every record in `folder`."""
-    entries = [json.loads(line) for line in
-               (folder / RECORDS_FILE).read_text().splitlines() if line.strip()]
+    """(record file name, record with its evidence) for every record in `folder`; a file
+    that cannot be read is named in one line (EvidenceError), never skipped."""
+    try:
+        entries = [json.loads(line) for line in
+                   (folder / RECORDS_FILE).read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as error:
+        raise EvidenceError(f"{folder / RECORDS_FILE}: unreadable ({error}); restore it with "
+                            f"`git checkout -- {folder}`") from None
     stored = {}
     for path in folder.glob("*.npz"):
-        with np.load(path, allow_pickle=False) as archive:
-            stored[path.stem] = {name: archive[name] for name in archive.files}
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                stored[path.stem] = {name: archive[name] for name in archive.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise EvidenceError(f"{path}: unreadable ({error}); restore it with `git checkout "
+                                f"-- {path}`") from None
     unpacked = []
     for entry in entries:
         record, stem = dict(entry["record"]), Path(entry["file"]).stem

@@ -9,6 +9,7 @@ class of every test image: the per-image evidence that paired comparisons use.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
 import json
@@ -133,21 +134,32 @@ def write_record(path: Path, record: dict) -> None:
     if record.get("status") != DONE and finished(path, record.get("cache_key")):
         return
     if evidence is not None:
-        with temporary_beside(path, ".tmp.npz") as temporary:
-            np.savez_compressed(temporary,
-                                **{name: evidence[name] for name in EVIDENCE_ARRAYS})
-            temporary.replace(evidence_path(path))
-    with temporary_beside(path, ".tmp") as temporary:
+        with written_atomically(evidence_path(path)) as temporary, temporary.open("wb") as file:
+            np.savez_compressed(file, **{name: evidence[name] for name in EVIDENCE_ARRAYS})
+    with written_atomically(path) as temporary:
         temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        temporary.replace(path)
+
+
+@user_error
+class DiskFull(RuntimeError):
+    """A write found no space left; the file it would have replaced is intact."""
 
 
 @contextmanager
-def temporary_beside(path: Path, suffix: str) -> Iterator[Path]:
-    """A temporary file name beside `path`, removed if writing it fails (a full disk)."""
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}{suffix}")
+def written_atomically(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to write, renamed onto `path` when the block ends: a
+    killed process, an interrupted copy or a full disk leaves the old file (or none), never a
+    truncated one, and no temporary file. A full disk ends in one line naming the file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield temporary
+        temporary.replace(path)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise DiskFull(f"{path}: no space left on the device; it was not "
+                       f"written and every stored result is intact; free space, then run "
+                       f"again (finished runs are kept)") from None
     finally:
         temporary.unlink(missing_ok=True)
 

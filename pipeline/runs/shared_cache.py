@@ -9,25 +9,27 @@ Each record travels with its `.predictions.npz`: a record without its evidence i
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.config import Project
-from pipeline.runs.records import DONE, evidence_path, evidence_problem, read_record
+from pipeline.runs.records import (
+    DONE,
+    evidence_path,
+    evidence_problem,
+    finished,
+    read_record,
+    written_atomically,
+)
 
 
 def copy_file(source: Path, destination: Path) -> None:
     """Copy through a temporary file and a rename: an interrupted copy or a full disk leaves
     the old file (or none), never a truncated one."""
-    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.copy")
-    try:
+    with written_atomically(destination) as temporary:
         shutil.copy2(source, temporary)
-        temporary.replace(destination)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def newer(source: Path, destination: Path) -> bool:
@@ -36,12 +38,15 @@ def newer(source: Path, destination: Path) -> bool:
 
 def copy_record(path: Path, target: Path) -> bool:
     """Copy record `path` into `target` with its evidence (evidence first); a done record
-    whose evidence is unusable is not copied, nor one that would replace a newer file."""
+    whose evidence is unusable is not copied, nor one that would replace a newer file, nor
+    a failed one that would replace a finished record of the same run."""
     destination = target / path.name
     if not newer(path, destination):
         return False
     record = read_record(path)
     if record is None:
+        return False
+    if record.get("status") != DONE and finished(destination, record.get("cache_key")):
         return False
     if record.get("status") == DONE:
         if evidence_problem(path):

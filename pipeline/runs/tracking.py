@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.config import Project
 from pipeline.specs.recipe import capped, training_image_count
-from pipeline.stores import wait_when_busy
+from pipeline.stores import store_opened, wait_when_busy
 
 EPOCH_METRICS = {"loss": "train/loss", "accuracy": "train/accuracy",
                  "val_loss": "val/loss", "val_accuracy": "val/accuracy"}
@@ -113,9 +113,10 @@ class Tracker:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = user_setting
-        self.client = mlflow.MlflowClient(self.uri)
         self.experiment_name = experiment_name
-        self.experiment_id = self._ensure_experiment()
+        with store_opened(self.uri):  # the first client of a new store creates its schema
+            self.client = mlflow.MlflowClient(self.uri)
+            self.experiment_id = self._ensure_experiment()
         self._tag_experiment(description)
         self.commit = git_commit(project.root)
 
