@@ -16,9 +16,14 @@ from rich.table import Table
 console = Console(stderr=True)
 
 
-def make_progress() -> Progress:
+def make_progress(eta_field: bool = False) -> Progress:
+    """A progress display with elapsed time and an ETA: rich's (from the pace so far), or,
+    with `eta_field`, the text each task carries in its `left` field (the train stage's ETA
+    from measured FLOP/s, pipeline.grid.eta)."""
+    left = (TextColumn("{task.fields[left]}") if eta_field else
+            [TextColumn("eta"), TimeRemainingColumn()])
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                    TimeElapsedColumn(), *([left] if eta_field else left),
                     console=console, transient=False)
 
 

@@ -12,7 +12,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
-from pipeline.grid.eta import STARTUP_S, Eta, estimate, run_id
+from pipeline.grid.eta import STARTUP_S, Eta, duration_text, estimate, remaining_text, run_id
 from pipeline.grid.plan import plan_grid
 from pipeline.grid.throughput import TRAIN_PASSES, throughput_from_records
 from pipeline.model.shapes import count_flops
@@ -171,3 +171,17 @@ def test_calibration_without_records_predicts_the_tiny_grid(project, capsys):
     measured = estimate(project, pending, throughput=throughput_from_records(project))
     assert measured.source == "from 5 stored record(s)"
     assert 0.5 * wall < measured.seconds < 2 * wall, (measured.seconds, wall)
+
+
+def test_the_progress_eta_follows_the_records_as_they_accrue(project):
+    """The train stage's progress line: the stage's estimate before any record, then the
+    records' measured FLOP/s for the runs still to train."""
+    runs = plan_grid(project).pending
+    assert remaining_text(project, runs, 1) == "eta after the first run"
+    first = Eta({run_id(run.spec): 60.0 for run in runs}, jobs=1, source="test")
+    assert remaining_text(project, runs, 1, first) == f"eta {len(runs)} min"
+    assert remaining_text(project, runs[2:], 1, first) == f"eta {len(runs) - 2} min"
+    write_measured(project, runs[0].spec, samples_per_s=1000.0, overhead_s=1.0)
+    measured = estimate(project, runs[1:], 1, throughput_from_records(project))
+    assert remaining_text(project, runs[1:], 1, first) == \
+        f"eta {duration_text(measured.remaining(set()))}"

@@ -27,6 +27,7 @@ from pipeline.specs.run import RunSpec
 from pipeline.validation import ConfigError
 
 STARTUP_S = 10.0  # importing TensorFlow and opening the MLflow store, once per train stage
+CALIBRATE_ABOVE_S = 300.0  # below this pessimistic bound, a grid trains without calibrating
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,24 @@ class Eta:
         """`eta 12 min` for a progress line, `done` holding the finished runs' `run_id`s."""
         return f"eta {duration_text(self.remaining(done))}"
 
+
     def line(self) -> str:
         return (f"{self.runs:,} run(s) to train, expected {duration_text(self.seconds)} with "
                 f"{self.jobs} job(s) (throughput {self.source})")
+
+
+def remaining_text(project: Project, remaining: list[GridRun], jobs: int,
+                   first: Eta | None = None) -> str:
+    """The progress line's ETA for the runs not finished yet: from the stored records'
+    FLOP/s as they accrue, else from `first` (the stage's estimate before any record)."""
+    throughput = throughput_from_records(project)
+    if throughput is not None:
+        eta = estimate(project, remaining, jobs, throughput)
+        return f"eta {duration_text(eta.remaining(set()))}"
+    if first is not None and first.runs:
+        done = set(first.per_run) - {run_id(run.spec) for run in remaining}
+        return first.left_text(done)
+    return "eta after the first run"
 
 
 def run_id(spec: RunSpec) -> str:
@@ -109,17 +125,19 @@ def check_budget(eta: Eta, max_hours: float, where: str) -> None:
 
 
 def guard_training(project: Project, runs: list[GridRun], jobs: int = 1,
-                   max_hours: float | None = None, force: bool = False) -> Eta:
+                   max_hours: float | None = None, force: bool = False) -> Eta | None:
     """Print the count and ETA of `runs`, and refuse (OverBudget) an ETA over `max_hours`
-    (default: the profile's) unless `force`. Without records, a grid that fits the budget even
-    at a pessimistic rate trains at once; only a larger one waits for a calibration."""
+    (default: the profile's) unless `force`; returns the estimate (None: not measured).
+
+    Without records, a few seconds of calibration measure the rates, unless even a
+    pessimistic rate gives at most CALIBRATE_ABOVE_S (a tiny grid: not worth measuring)."""
     budget = project.params.active.max_hours if max_hours is None else max_hours
     throughput = throughput_from_records(project)
     if throughput is None:
         bound = estimate(project, runs, jobs, pessimistic())
-        if bound.seconds <= budget * 3600 or force:
+        if bound.seconds <= CALIBRATE_ABOVE_S:
             console.print(bound.line(), highlight=False)
-            return bound
+            return None
     eta = estimate(project, runs, jobs, throughput)
     console.print(eta.line(), highlight=False)
     if not force:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pipeline.config import Project
 from pipeline.data.prepared import load_prepared
+from pipeline.grid.eta import Eta, remaining_text
 from pipeline.grid.expansion import GridRun
 from pipeline.grid.plan import GridPlan
 from pipeline.progress import epoch_callback, make_progress
@@ -24,8 +25,10 @@ class Executor(Protocol):
     tags: dict[str, str]
     jobs: int
 
-    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext) -> None:
-        """Train `runs`, writing each one's record into the plan's results folder."""
+    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext,
+                eta: Eta | None = None) -> None:
+        """Train `runs`, writing each one's record into the plan's results folder; `eta` is
+        the stage's estimate for them (progress shows it until records measure better)."""
 
 
 class InProcess:
@@ -37,21 +40,24 @@ class InProcess:
     def __init__(self, project: Project):
         self.project = project
 
-    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext) -> None:
+    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext,
+                eta: Eta | None = None) -> None:
         from pipeline.runs.execute import RunOptions, execute_run
 
         log_model = self.project.params.mlflow.log_models
-        with make_progress() as progress:
-            task = progress.add_task("training", total=len(runs))
-            for dataset in plan.grid.datasets:
-                selected = [run for run in runs if run.spec.dataset == dataset]
-                splits = load_prepared(self.project.prepared_dir, dataset) if selected else None
-                for run in selected:
-                    label = run.spec.name
-                    progress.update(task, description=label)
-                    shown = epoch_callback(progress, task, label, run.spec.training.epochs)
-                    record = execute_run(run.spec, splits, context,
-                                         RunOptions(log_model=log_model, callbacks=(shown,)))
-                    write_record(record_path(plan.results_dir, run.spec), record)
-                    progress.advance(task)
+        ordered = [run for dataset in plan.grid.datasets for run in runs
+                   if run.spec.dataset == dataset]
+        with make_progress(eta_field=True) as progress:
+            task = progress.add_task("training", total=len(runs), left="")
+            splits = None
+            for number, run in enumerate(ordered):
+                left = remaining_text(self.project, ordered[number:], self.jobs, eta)
+                progress.update(task, description=run.spec.name, left=left)
+                if splits is None or splits.name != run.spec.dataset:
+                    splits = load_prepared(self.project.prepared_dir, run.spec.dataset)
+                shown = epoch_callback(progress, task, run.spec.name, run.spec.training.epochs)
+                record = execute_run(run.spec, splits, context,
+                                     RunOptions(log_model=log_model, callbacks=(shown,)))
+                write_record(record_path(plan.results_dir, run.spec), record)
+                progress.advance(task)
 

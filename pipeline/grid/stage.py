@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.config import Project
+from pipeline.grid.eta import Eta
 from pipeline.grid.executor import Executor, InProcess
 from pipeline.grid.expansion import GridRun
 from pipeline.grid.plan import GridPlan, evidence_settings, plan_grid, record_infeasible
@@ -57,9 +58,10 @@ class GridOutcome:
 
 
 def run_grid(project: Project, executor: Executor | None = None,
-             grid: GridSpec | None = None) -> GridOutcome:
+             grid: GridSpec | None = None, eta: Eta | None = None) -> GridOutcome:
     """Train every pending run of the grid, initial seeds then adaptive ones, with `executor`
-    (default: in this process), under one MLflow parent run opened when the first run trains."""
+    (default: in this process), under one MLflow parent run opened when the first run trains.
+    `eta` estimates the first round (its progress shows it until records measure better)."""
     started = time.perf_counter()
     grid = grid or project.load_grid()
     executor = executor or InProcess(project)
@@ -73,7 +75,7 @@ def run_grid(project: Project, executor: Executor | None = None,
             announce(plan, todo, first=extra is None)
             if todo:
                 check_prepared(project, todo)
-                executor.execute(plan, todo, parent.context(plan))
+                executor.execute(plan, todo, parent.context(plan), eta if extra is None else None)
             outcome.count(plan, todo)
             replication = replicate(grid, training, project.results_dir, settings)
             if replication.extra_seeds == (extra or {}):

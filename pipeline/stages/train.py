@@ -50,9 +50,9 @@ def run(project: Project, arguments: argparse.Namespace) -> None:
         storage = arguments.storage or project.params.workers.storage
         check_stores(project, storage)
         executor = choose_executor(project, arguments, storage)
-        guard_training(project, plan_grid(project).pending, executor.jobs,
-                       max_hours=arguments.max_hours, force=arguments.force)
-        outcome = run_grid(project, executor)
+        eta = guard_training(project, plan_grid(project).pending, executor.jobs,
+                             max_hours=arguments.max_hours, force=arguments.force)
+        outcome = run_grid(project, executor, eta=eta)
     if outcome.failed:
         console.print(f"[yellow]{len(outcome.failed)} run(s) failed[/]; the report lists them. "
                       "Fix the cause, then `dvc repro -f -s train` retrains only those.")

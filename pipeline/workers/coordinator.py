@@ -13,6 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline.config import Project
+from pipeline.grid.eta import Eta
 from pipeline.grid.plan import GridPlan
 from pipeline.progress import console
 from pipeline.redaction import redact
@@ -48,7 +49,9 @@ class StudyExecutor:
         self.tags = {"study": name}
         self.jobs = 1  # runs trained at once here; other workers add to the study's pace
 
-    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext) -> None:
+    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext,
+                eta: Eta | None = None) -> None:
+        """`eta` is not shown: other workers set the study's pace (`optuna-dashboard`)."""
         study = open_grid_study(self.storage_url, self.name)
         enqueued = enqueue_cells(study, plan, runs)
         publish(study, plan, context, self.project.params.mlflow.log_models)

@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 
 import pipeline
 from pipeline.config import Project
+from pipeline.grid.eta import Eta, remaining_text
 from pipeline.grid.executor import InProcess
 from pipeline.grid.plan import GridPlan
 from pipeline.process_group import stop_group
@@ -68,10 +69,11 @@ class LocalJobs:
         self.folder = project.results_dir.parent / "jobs"
         self.tags = {"jobs": str(jobs)}
 
-    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext) -> None:
+    def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext,
+                eta: Eta | None = None) -> None:
         jobs = min(self.jobs, len(runs))
         if jobs <= 1:
-            return InProcess(self.project).execute(plan, runs, context)
+            return InProcess(self.project).execute(plan, runs, context, eta)
         journal = self.folder / "journal.log"
         self.folder.mkdir(parents=True, exist_ok=True)
         for stale in (journal, *self.folder.glob("job-*.log")):
@@ -81,9 +83,15 @@ class LocalJobs:
         enqueue_cells(study, plan, runs)
         publish(study, plan, context, self.project.params.mlflow.log_models)
         processes = [self.start(url, study.study_name, number) for number in range(jobs)]
+        by_key = {plan.key_of(run): run for run in runs}
+
+        def left(finished: set[str]) -> str:
+            remaining = [run for key, run in by_key.items() if key not in finished]
+            return remaining_text(self.project, remaining, jobs, eta)
+
         try:
             watch(study, processes, len(runs),
-                  lambda number: self.start(url, study.study_name, number))
+                  lambda number: self.start(url, study.study_name, number), left)
         except KeyboardInterrupt:
             console.print(f"[yellow]stopping {jobs} job(s)[/]")
             for process in processes:
@@ -113,12 +121,13 @@ class LocalJobs:
 
 
 def watch(study: optuna.Study, processes: list[subprocess.Popen], total: int,
-          restart) -> None:
-    """Show each job's run and the overall progress (with an ETA) until no cell waits or
-    runs, or every job has exited; a job that left after its runs is `restart(number)`ed."""
-    with make_progress() as progress:
-        overall = progress.add_task(f"{len(processes)} jobs", total=total)
-        lines = [progress.add_task(f"job {number + 1}: starting", total=None)
+          restart, left) -> None:
+    """Show each job's run and the overall progress, with `left(finished cache keys)` as its
+    ETA, until no cell waits or runs, or every job has exited; a job that left after its runs
+    is `restart(number)`ed."""
+    with make_progress(eta_field=True) as progress:
+        overall = progress.add_task(f"{len(processes)} jobs", total=total, left=left(set()))
+        lines = [progress.add_task(f"job {number + 1}: starting", total=None, left="")
                  for number in range(len(processes))]
         while count(study, TrialState.WAITING, TrialState.RUNNING):
             for number, process in enumerate(processes):
@@ -132,7 +141,9 @@ def watch(study: optuna.Study, processes: list[subprocess.Popen], total: int,
                 if pid in jobs:
                     progress.update(lines[jobs[pid]], description=f"job {jobs[pid] + 1}: "
                                     f"{trial.user_attrs.get('run_key')}")
-            progress.update(overall, completed=count(study, TrialState.COMPLETE,
-                                                     TrialState.FAIL))
+            finished = {trial.user_attrs.get("cache_key") for trial in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))}
+            if len(finished) != progress.tasks[overall].completed:
+                progress.update(overall, completed=len(finished), left=left(finished))
             time.sleep(POLL_S)
         progress.update(overall, completed=count(study, TrialState.COMPLETE, TrialState.FAIL))
