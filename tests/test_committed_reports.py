@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -37,3 +41,30 @@ def test_committed_report_rebuilds_from_its_evidence(profile, tmp_path, monkeypa
         assert (copy / name).read_bytes() == (reports / name).read_bytes(), name
     for path in evidence_dir(reports).iterdir():
         assert (evidence_dir(copy) / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+@pytest.mark.parametrize("profile", sorted(COMMITTED))
+def test_every_committed_delta_recomputes_from_the_shipped_predictions(profile):
+    """docs/evidence.md's recipe, plain NumPy: per seed both sides share, the variant's
+    accuracy minus the baseline's on the shipped predictions; their mean is `delta`."""
+    folder = evidence_dir(REPO_ROOT / COMMITTED[profile])
+    if not (folder / RECORDS_FILE).is_file():
+        pytest.skip(f"{folder.relative_to(REPO_ROOT)} has no committed evidence yet")
+    records = [json.loads(line) for line in (folder / RECORDS_FILE).read_text().splitlines()]
+    rows = pd.read_csv(folder.parent / "comparisons.csv")
+    checked = 0
+    for _, row in rows[rows["verdict"] != "no runs"].iterrows():
+        with np.load(folder / f"{row['dataset']}.npz", allow_pickle=False) as arrays:
+            def accuracy(name: str, arrays=arrays, row=row) -> dict[int, float]:
+                return {entry["record"]["seed"]: float(np.mean(
+                    arrays[Path(entry["file"]).stem] == arrays["labels"]))
+                    for entry in records if entry["record"]["status"] == "done"
+                    and entry["record"]["name"].startswith(f"{row['dataset']} {name} seed")}
+
+            variant, baseline = accuracy(row["variant"]), accuracy(row["baseline"])
+        seeds = sorted(set(variant) & set(baseline))
+        assert len(seeds) == row["seeds"], (row["dataset"], row["variant"])
+        delta = np.mean([variant[seed] - baseline[seed] for seed in seeds])
+        assert delta == pytest.approx(row["delta"], abs=1e-6), (row["dataset"], row["variant"])
+        checked += 1
+    assert checked == (rows["verdict"] != "no runs").sum() > 0
