@@ -87,7 +87,7 @@ class Params(Strict):
     workers: WorkersConfig = WorkersConfig()
     jobs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         default="auto", description="training processes on this machine (`train --jobs`): "
-        "auto = one per core, at most the pending runs; 1 trains in the stage's own process")
+        "auto = one per core, at most the pending runs; each a process of one thread")
     results_dir: str = "results/runs"
     reports_dir: str = "reports"
 

@@ -12,6 +12,7 @@ a job whose stage was killed stops by itself (pipeline.workers.parent_watch).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +24,6 @@ from optuna.trial import TrialState
 import pipeline
 from pipeline.config import Project
 from pipeline.grid.eta import Eta, remaining_text
-from pipeline.grid.executor import InProcess
 from pipeline.grid.plan import GridPlan
 from pipeline.process_group import stop_group
 from pipeline.progress import console, make_progress
@@ -55,14 +55,29 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def gpus_visible() -> bool:
+    """True when TensorFlow sees a GPU; TensorFlow is asked only where nvidia-smi exists, so a
+    CPU-only machine does not pay for importing it."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    from pipeline.training.device import device_info
+
+    return device_info()["gpu_count"] != "0"
+
+
 def job_count(setting: int | str) -> int:
-    """`auto`: one job per RUN_THREADS cores (at least 1); else the number given."""
-    return max(1, available_cores() // RUN_THREADS) if setting == "auto" else int(setting)
+    """`auto`: one job per RUN_THREADS cores (at least 1), or one job when a GPU trains
+    (jobs would share its memory and its kernels); else the number given."""
+    if setting != "auto":
+        return int(setting)
+    return 1 if gpus_visible() else max(1, available_cores() // RUN_THREADS)
 
 
 class LocalJobs:
     """Train runs in up to `jobs` local worker processes through a journal file; never more
-    jobs than runs, and one job trains in this process."""
+    jobs than runs. Even one job trains in a job process, replaced after RUNS_PER_PROCESS
+    runs, so the stage's memory stays bounded however long the grid (InProcess, which
+    grows about 9 MB a run, is for the library and tests)."""
 
     def __init__(self, project: Project, jobs: int):
         self.project, self.jobs = project, jobs
@@ -72,8 +87,6 @@ class LocalJobs:
     def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext,
                 eta: Eta | None = None) -> None:
         jobs = min(self.jobs, len(runs))
-        if jobs <= 1:
-            return InProcess(self.project).execute(plan, runs, context, eta)
         journal = self.folder / "journal.log"
         self.folder.mkdir(parents=True, exist_ok=True)
         for stale in (journal, *self.folder.glob("job-*.log")):
@@ -117,7 +130,9 @@ class LocalJobs:
             return subprocess.Popen(command, cwd=self.project.root, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True,
                                     env={**os.environ, "PYTHONPATH": path,
-                                         PARENT_ENV: str(os.getpid())})
+                                         PARENT_ENV: str(os.getpid()),
+                                         # jobs sharing a GPU take its memory as needed
+                                         "TF_FORCE_GPU_ALLOW_GROWTH": "true"})
 
 
 def watch(study: optuna.Study, processes: list[subprocess.Popen], total: int,
