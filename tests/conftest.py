@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -10,13 +11,20 @@ import pytest
 import yaml
 
 from pipeline.config import Project, load_project
-from pipeline.data.idx import write_idx
+from pipeline.data.idx import encode
 from pipeline.training.threads import fix_threads
 
 fix_threads()  # before any test starts TensorFlow: runs train as the train stage trains them
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write `array` as a gzipped IDX file: the tests' small synthetic datasets."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as handle:
+        handle.write(encode(array))
 
 
 def synthetic_images(labels: np.ndarray, seed: int) -> np.ndarray:

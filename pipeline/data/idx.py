@@ -78,10 +78,3 @@ def encode(array: np.ndarray) -> bytes:
     magic = IMAGE_MAGIC if array.ndim == 3 else LABEL_MAGIC
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
     return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write `array` as a gzipped IDX file (the tests make small synthetic datasets with it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wb") as handle:
-        handle.write(encode(array))
