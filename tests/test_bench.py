@@ -15,13 +15,18 @@ from tests.conftest import REPO_ROOT
 
 
 def test_peak_is_cores_times_clock_times_flop_per_cycle():
-    assert flop_per_cycle(["fma", "avx2", "avx512f"]) == 32
-    assert flop_per_cycle(["fma", "avx2"]) == 16
+    assert flop_per_cycle(["fma", "avx2", "avx512f"]) == 64  # 2 FMA units x 16 lanes x 2
+    assert flop_per_cycle(["fma", "avx2"]) == 32
     assert flop_per_cycle([]) == 8
-    machine = Machine("EPYC", 2, 2.6, ["avx512f", "avx512_bf16"], 32, bf16=True)
-    assert machine.peak_fp32 == pytest.approx(166.4)
-    assert machine.peak_bf16 == pytest.approx(332.8)
-    assert Machine("old", 4, 3.0, ["avx2"], 16, bf16=False).peak_bf16 == pytest.approx(192.0)
+    machine = Machine("Xeon", 2, 2.6, ["avx512f", "avx512_bf16"], 64, bf16=True)
+    assert machine.peak_fp32 == pytest.approx(332.8)
+    assert machine.peak_bf16 == pytest.approx(665.6)
+    assert machine.low_precision == "mixed_bfloat16"
+    assert machine.peak("mixed_bfloat16") == pytest.approx(665.6)
+    old = Machine("old", 4, 3.0, ["avx2"], 32, bf16=False)
+    assert old.peak_bf16 == pytest.approx(384.0) and old.low_precision is None
+    gpu = Machine("Xeon", 2, 2.6, ["avx512f"], 64, bf16=True, gpus="NVIDIA H100")
+    assert gpu.low_precision == "mixed_float16" and gpu.peak("float32") is None
 
 
 def test_exponent_is_the_log_log_slope():
