@@ -1,24 +1,31 @@
-"""The benchmark's cases as jobs for child processes, and the rounds that run them.
+"""What the benchmark trains, and how much: the models, the sizes of every case, the jobs.
 
-A round runs every speed case once: first one child with TensorFlow's default threads that
-trains the seed-script, FLOP/s and all-threads jobs one after another, then N children of
-one thread each at the same time. Rounds repeat, so every case is measured alternately
-with the others in one run and drift on the machine hits all of them alike.
+A job is one training a child process runs (pipeline.bench.child); `Sizes` says how many
+images each case trains so that the whole benchmark takes about 10 minutes on 2 cores
+(FULL), or a minute or two of mostly process start-ups (QUICK, for its test).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from pipeline.workers.local import job_count
 
 BASELINE = {"arch": "cnn", "filters": [32, 64, 64], "dense_units": [64]}
-MODELS = {"baseline CNN": BASELINE,
-          "no-pooling CNN": {**BASELINE, "pooling": "none"},
+NO_POOLING = {**BASELINE, "pooling": "none"}
+MODELS = {"baseline CNN": BASELINE, "no-pooling CNN": NO_POOLING,
           "Dense 128": {"arch": "dense", "dense_units": [128]}}
+
+
+@dataclass(frozen=True)
+class StageBudget:
+    """What each run of the train-stage case (7) trains: a cut-down default profile."""
+
+    epochs: int
+    train_samples: int
+    val_samples: int
+    test_samples: int
+    axes: tuple[str, ...] | None = None  # the default grid's CNN axes kept (None: all)
 
 
 @dataclass(frozen=True)
@@ -30,48 +37,54 @@ class Sizes:
     compare_epochs: int
     flops_samples: dict[str, int]
     process_samples: int
+    split_no_pooling_samples: int
     train_sizes: tuple[int, ...]
     grid_sizes: tuple[int, ...]
     grid_samples: int
     effect_seeds: int
     effect_samples: int | None  # None: the active profile's own recipe
+    effect_epochs: int | None  # None: the active profile's own recipe
+    stage: StageBudget
+    repro_grid: str  # "smoke": experiments/grids/smoke.yaml as it is; "tiny": 2 cells
+    repro_stages: tuple[str, ...]  # what `dvc repro` is given: () the whole pipeline
+    expected: dict[str, float]  # seconds of each kind of step (pipeline.bench.steps)
+    log_models: bool = True  # the stage and repro cases log each model, as by default
     val_samples: int = 1000
-    datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
-    processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    processes: int = field(default_factory=lambda: job_count("auto"))
 
 
-FULL = Sizes(rounds=2, compare_samples=20000, compare_epochs=2,
-             flops_samples={"baseline CNN": 10000, "no-pooling CNN": 3000, "Dense 128": 20000},
-             process_samples=10000, train_sizes=(5000, 15000, 30000, 55000),
-             grid_sizes=(1, 2, 4), grid_samples=5000, effect_seeds=3, effect_samples=None)
-QUICK = Sizes(rounds=1, compare_samples=400, compare_epochs=1,
-              flops_samples=dict.fromkeys(MODELS, 300), process_samples=300,
-              train_sizes=(200, 400), grid_sizes=(1, 2), grid_samples=200, effect_seeds=2,
-              effect_samples=300, val_samples=100, processes=2)
+FULL = Sizes(rounds=2, compare_samples=12000, compare_epochs=2,
+             flops_samples={"baseline CNN": 10000, "no-pooling CNN": 2000, "Dense 128": 20000},
+             process_samples=10000, split_no_pooling_samples=1500,
+             train_sizes=(5000, 15000, 30000, 55000), grid_sizes=(1, 2, 4), grid_samples=5000,
+             effect_seeds=3, effect_samples=10000, effect_epochs=2,
+             stage=StageBudget(epochs=2, train_samples=4000, val_samples=500,
+                               test_samples=2000),
+             repro_grid="smoke", repro_stages=(),
+             expected={"round": 55, "last round": 155, "first repro": 75, "no-op repro": 3,
+                       "changed repro": 55, "A": 55, "B": 45, "C": 40})
+QUICK = Sizes(rounds=1, compare_samples=300, compare_epochs=1,
+              flops_samples=dict.fromkeys(MODELS, 200), process_samples=200,
+              split_no_pooling_samples=100, train_sizes=(200, 400), grid_sizes=(1, 2),
+              grid_samples=200, effect_seeds=2, effect_samples=300, effect_epochs=1,
+              stage=StageBudget(epochs=1, train_samples=100, val_samples=50, test_samples=100,
+                                axes=("pooling",)),
+              repro_grid="tiny", repro_stages=("train",), val_samples=100, processes=2,
+              log_models=False,
+              expected={"round": 15, "last round": 23, "first repro": 15, "no-op repro": 3,
+                        "changed repro": 10, "A": 8, "B": 12, "C": 12})
+
+
+def planned_steps(sizes: Sizes, modes: list[str]) -> list[str]:
+    """The kinds of step a run takes, in order: speed rounds (the last with scaling), the
+    three repros, then the train-stage modes round by round."""
+    return (["round"] * (sizes.rounds - 1) + ["last round", "first repro", "no-op repro",
+                                               "changed repro"] + modes * sizes.rounds)
 
 
 def job(kind: str, model: dict, samples: int | None, epochs: int = 1,
         precision: str = "float32", sizes: Sizes = FULL, **extra) -> dict:
+    """One training for a child: `kind` picks the code path (pipeline, seed_script, grid)."""
     return {"kind": kind, "model": model, "samples": samples, "epochs": epochs,
             "precision": precision, "dataset": "mnist", "seed": 0, "batch_size": 64,
             "val_samples": sizes.val_samples, **extra}
-
-
-def run_children(params: Path, jobs: list[dict], threads: int | None = None,
-                 copies: int = 1) -> list[list[dict]]:
-    """Run `copies` children at once on the same jobs; each child's list of results."""
-    command = [sys.executable, "-m", "pipeline.bench.child", "--params", str(params)]
-    if threads:
-        command += ["--threads", str(threads)]
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=environment)
-                for _ in range(copies)]
-    outputs = [child.communicate(json.dumps(jobs)) for child in children]
-    results = []
-    for child, (stdout, stderr) in zip(children, outputs, strict=True):
-        if child.returncode != 0:
-            raise RuntimeError(f"benchmark child failed ({child.returncode}): "
-                               f"{stderr.strip().splitlines()[-1] if stderr.strip() else ''}")
-        results.append(json.loads(stdout.strip().splitlines()[-1]))
-    return results

@@ -2,7 +2,10 @@
 
 Every case runs in such a child, so a thread count or precision applies to it alone and a
 timing never includes TensorFlow's import. `python -m pipeline.bench.child --params P
-[--threads N] < jobs.json` prints one JSON list, one result per job, as its last line.
+[--threads N] < jobs.json` prints, as its last line, one JSON object: `results` (one per
+job) and `threads` (pipeline.bench.threads_seen: the intra-op pool it really ran with, and
+its CPU seconds per wall second). Without --threads it keeps TensorFlow's default, as long
+as the parent left TF_NUM_INTRAOP_THREADS out of its environment (pipeline.bench.children).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.bench.threads_seen import start_runtime
 from pipeline.config import load_project
 from pipeline.data.prepared import Splits, load_prepared
 from pipeline.specs.model import ModelSpec
@@ -80,8 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     jobs = json.loads(sys.stdin.read())
     splits = {name: load_prepared(project.prepared_dir, name)
               for name in sorted({job["dataset"] for job in jobs})}
+    seen = start_runtime()
+    started, cpu = time.perf_counter(), time.process_time()
     results = [KINDS[job["kind"]](job, splits[job["dataset"]]) for job in jobs]
-    print(json.dumps(results, default=lambda value: np.asarray(value).tolist()))
+    seen["cpu_per_wall"] = (time.process_time() - cpu) / (time.perf_counter() - started)
+    print(json.dumps({"results": results, "threads": seen},
+                     default=lambda value: np.asarray(value).tolist()))
 
 
 if __name__ == "__main__":

@@ -1,20 +1,19 @@
-"""reports/performance.md from the measurements: tables of medians and ratios."""
+"""reports/performance.md, part 1: the header and the speed sections (1-3), with the table
+helpers every section uses."""
 
 from __future__ import annotations
 
-import math
+from datetime import UTC, datetime
 from statistics import median
 
-import numpy as np
-
-from pipeline.bench.cases import MODELS, Sizes
-from pipeline.bench.machine import Machine
-from pipeline.bench.measure import SPLIT, Speeds, flops_case
-from pipeline.evidence.paired import PairTable, paired_interval
-from pipeline.evidence.verdicts import verdict
+from pipeline.bench.cases import MODELS, QUICK
+from pipeline.bench.machine import versions_text
+from pipeline.bench.measure import ALL_THREADS, flops_case, split_case
+from pipeline.bench.measurements import Measurements
 from pipeline.model.shapes import count_flops
-from pipeline.report.markdown import interval_cell, markdown_table
+from pipeline.report.markdown import markdown_table
 from pipeline.specs.model import ModelSpec
+from pipeline.training.device import device_info
 
 
 def rounds_cell(values: list[float]) -> str:
@@ -25,112 +24,108 @@ def ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}" if reference else "-"
 
 
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def met(value: float, goal: float) -> str:
+    return "met" if value >= goal else "not met"
+
+
 RATIO_HEADERS = ["case", "samples/s per round", "median", "ratio"]
 
 
-def ratio_table(speeds: Speeds, cases: tuple[str, str]) -> str:
-    """Both cases' rounds and medians, each as a ratio to the first case's median."""
-    rounds = speeds.rounds
+def ratio_table(found: Measurements, cases: list[str]) -> str:
+    """The cases' rounds and medians, each as a ratio to the first case's median."""
+    rounds = found.speeds.rounds
     return markdown_table(RATIO_HEADERS, [
-        [case, rounds_cell(rounds[case]), f"{median(rounds[case]):,.0f}",
-         ratio(median(rounds[case]), median(rounds[cases[0]]))] for case in cases])
+        [case, rounds_cell(rounds[case]), f"{found.speed(case):,.0f}",
+         ratio(found.speed(case), found.speed(cases[0]))] for case in cases])
 
 
-def seed_script_section(speeds: Speeds, sizes: Sizes) -> list[str]:
+def header(found: Measurements) -> list[str]:
+    machine, sizes = found.machine, found.sizes
+    quick = " (quick mode: tiny sizes, not figures to quote)" if sizes is QUICK else ""
+    return ["# Performance", "",
+            f"Written by `{found.command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in "
+            f"{found.seconds / 60:.1f} min{quick}. Every case that is compared ran once per "
+            f"round, in alternation, {sizes.rounds} round(s); medians over rounds.", "",
+            f"- **Machine**: {machine.model}, {machine.cores} logical CPUs at "
+            f"{machine.ghz:.2f} GHz ({machine.clock}), {' '.join(machine.extensions)}",
+            f"- **Estimated peak**: {machine.cores} x {machine.ghz:.2f} GHz x "
+            f"{machine.flop_per_cycle} FLOP/cycle = {machine.peak_fp32:.0f} GFLOP/s float32, "
+            f"{machine.peak_bf16:.0f} GFLOP/s bf16 (section 2 says how)",
+            f"- **Device**: {device_info()['device']}, {device_info()['tensorflow_build']}",
+            f"- **Versions**: {versions_text()}", "", threads_line(found), ""]
+
+
+def threads_line(found: Measurements) -> str:
+    """What the children's TensorFlow really ran with (pipeline.bench.threads_seen)."""
+    seen = found.speeds.threads.get("default", [{}])[0]
+    busy = seen.get("cpu_per_wall")
+    return ("Threads, as each child recorded them: TensorFlow's default threads ran "
+            f"**{found.default_threads()} intra-op threads** (its `tf_Compute` pool; "
+            f"configured {seen.get('configured')}, 0 meaning TensorFlow's default; "
+            f"{f'{busy:.2f}' if busy else '-'} CPU seconds per wall second), the one-thread "
+            f"children **{found.one_threads()}** each.")
+
+
+def seed_script_section(found: Measurements) -> list[str]:
     """(1) the seed script against the pipeline."""
+    sizes = found.sizes
     return ["## 1. The pipeline against the seed script", "",
             f"Baseline CNN, {sizes.compare_samples:,} MNIST images x {sizes.compare_epochs} "
-            "epoch(s), batch 64, Adam, float32; the seed script feeds NumPy arrays straight "
-            "into `fit`, the pipeline its tf.data `make_dataset`.", "",
-            ratio_table(speeds, ("pipeline", "seed script")), ""]
+            "epoch(s), batch 64, Adam, float32, TensorFlow's default threads; the seed script "
+            "feeds NumPy arrays straight into `model.fit`, the pipeline its tf.data "
+            "`make_dataset`.", "",
+            ratio_table(found, ["pipeline", "seed script"]), ""]
 
 
-def threads_section(speeds: Speeds, sizes: Sizes) -> list[str]:
-    """(3) one process with all threads against N processes of one thread."""
-    return ["## 3. One process with all threads against N processes of one thread", "",
-            f"Baseline CNN, {sizes.process_samples:,} images x 1 epoch per process; N = "
-            f"{sizes.processes}; N processes' samples/s are summed.", "",
-            ratio_table(speeds, ("1 process x all threads", SPLIT)), ""]
-
-
-def flops_rows(speeds: Speeds, machine: Machine, precisions: tuple[str, ...]) -> list[list]:
+def flops_rows(found: Measurements) -> list[list]:
     rows = []
     for model, fields in MODELS.items():
         forward = count_flops(ModelSpec(**fields))
-        for precision in precisions:
-            values = speeds.rounds[flops_case(model, precision)]
+        for precision in found.precisions:
+            values = found.speeds.rounds[flops_case(model, precision)]
             achieved = 3 * forward * median(values) / 1e9
-            peak = machine.peak_fp32 if precision == "float32" else machine.peak_bf16
+            peak = found.machine.peak(precision)
             rows.append([model, precision, f"{forward / 1e6:.1f}", rounds_cell(values),
-                         f"{achieved:.1f}", f"{peak:.0f}", f"{100 * achieved / peak:.0f}%"])
+                         f"{achieved:.1f}", f"{peak:.0f}" if peak else "-",
+                         percent(achieved / peak if peak else None)])
     return rows
 
 
-def flops_section(speeds: Speeds, machine: Machine, precisions: tuple[str, ...],
-                  sizes: Sizes) -> list[str]:
+def flops_section(found: Measurements) -> list[str]:
     """(2) achieved GFLOP/s against the estimated peak."""
     headers = ["model", "precision", "forward MFLOP/image", "samples/s per round",
                "GFLOP/s (median)", "peak GFLOP/s", "share of peak"]
-    samples = ", ".join(f"{name} {count:,}" for name, count in sizes.flops_samples.items())
+    samples = ", ".join(f"{name} {count:,}" for name, count in found.sizes.flops_samples.items())
     return ["## 2. Achieved GFLOP/s against the peak", "",
-            f"Training counted as 3 x the forward FLOPs of `count_flops`; 1 epoch of {samples} "
-            "MNIST images, TensorFlow's default threads. The bf16 peak is twice the fp32 one "
-            "where the CPU has AVX512_BF16 or AMX.", "",
-            markdown_table(headers, flops_rows(speeds, machine, precisions)), ""]
+            f"Training counted as 3 x the forward FLOPs of `count_flops` (2 FLOP per "
+            f"multiply-accumulate); 1 epoch of {samples} MNIST images in one process with "
+            "TensorFlow's default threads.", "", *peak_words(found), "",
+            markdown_table(headers, flops_rows(found)), ""]
 
 
-def exponent(points: dict[int, float]) -> float:
-    """The slope of log(seconds) on log(size): 1 is linear."""
-    sizes = np.log(np.array(list(points), dtype=float))
-    return float(np.polyfit(sizes, np.log(np.array(list(points.values()))), 1)[0])
+def peak_words(found: Measurements) -> list[str]:
+    machine = found.machine
+    return [f"Peak = cores x GHz x FLOP per cycle, from lscpu and /proc/cpuinfo: "
+            f"{machine.flop_per_cycle} float32 FLOP per cycle and core counts 2 FLOP per fused "
+            "multiply-add and two FMA units (64 with AVX-512: 2 units x 16 lanes x 2; 32 with "
+            "AVX2; a one-unit AVX-512 part reaches half). The bf16 peak is twice the float32 "
+            "one on a CPU with AVX512_BF16 (VDPBF16PS: 32 bf16 products per 512-bit "
+            "instruction where an FMA does 16). AMX_BF16 tiles are not counted: Intel quotes "
+            "1,024 bf16 FLOP per cycle and core, 8x this bf16 estimate, so where oneDNN uses "
+            "AMX the achieved bf16 rate may exceed the estimated peak."
+            + (" A GPU trains here: the CPU peaks do not apply, shares are left out."
+               if machine.gpus else "")]
 
 
-def scaling_section(scaling: dict[str, dict[int, float]], sizes: Sizes) -> list[str]:
-    """(6) fit time against training-set size, a grid's wall time against its runs."""
-    train, grid = scaling["train size"], scaling["grid size"]
-    return ["## 6. Training time against training-set size and grid size", "",
-            "Baseline CNN, float32, 1 epoch; `fit` seconds per training-set size, and the "
-            f"wall time of k runs back to back ({sizes.grid_samples:,} images each, test pass "
-            "included) in one process.", "",
-            markdown_table(["training images", "fit seconds"],
-                           [[f"{size:,}", f"{seconds:.2f}"] for size, seconds in train.items()]),
-            "", f"Fitted exponent (log-log): **{exponent(train):.2f}**", "",
-            markdown_table(["runs in the grid", "wall seconds"],
-                           [[runs, f"{seconds:.2f}"] for runs, seconds in grid.items()]),
-            "", f"Fitted exponent (log-log): **{exponent(grid):.2f}**", ""]
-
-
-def effect_rows(effect: dict, smallest_effect: float, alpha: float) -> list[list]:
-    rows = []
-    for dataset, by_precision in effect.items():
-        base, low = by_precision["float32"], by_precision["mixed_bfloat16"]
-        table = PairTable.from_correct(np.stack([run["correct"] for run in low]),
-                                       np.stack([run["correct"] for run in base]))
-        interval = paired_interval(table)
-        speed = median(r["samples_per_s"] for r in low) / median(
-            r["samples_per_s"] for r in base)
-        call = verdict(interval, interval.p_value, smallest_effect, alpha)
-        rows.append([dataset, len(base), f"{np.mean([r['accuracy'] for r in base]):.4f}",
-                     f"{np.mean([r['accuracy'] for r in low]):.4f}",
-                     interval_cell(interval.delta, interval.low, interval.high), call,
-                     f"{speed:.2f}"])
-    return rows
-
-
-def effect_section(effect: dict, smallest_effect: float, alpha: float,
-                   recipe_text: str) -> list[str]:
-    """The precision effect: bf16 against float32, paired by seed on the same test images."""
-    if not effect:
-        return ["## Precision effect", "", "Not measured: this CPU has no bf16 instructions, "
-                "so `mixed_bfloat16` is refused.", ""]
-    headers = ["dataset", "seeds", "float32 accuracy", "bf16 accuracy",
-               "Δ bf16 − float32 [95% interval]", "verdict", "speed ratio"]
-    return ["## Precision effect: mixed_bfloat16 against float32", "",
-            f"Baseline CNN, {recipe_text}; seed s of each precision paired on the same test "
-            "images; interval and verdict from `pipeline.evidence` (seed and image noise, "
-            f"equivalence within ±{smallest_effect}).", "",
-            markdown_table(headers, effect_rows(effect, smallest_effect, alpha)), ""]
-
-
-def percent(value: float) -> str:
-    return "-" if math.isnan(value) else f"{100 * value:.0f}%"
+def threads_section(found: Measurements) -> list[str]:
+    """(3) one process with all threads against N processes of one thread."""
+    sizes, low = found.sizes, found.low
+    cases = [ALL_THREADS, split_case("float32")] + ([split_case(low)] if low else [])
+    return ["## 3. One process with all threads against N processes of one thread", "",
+            f"Baseline CNN, {sizes.process_samples:,} images x 1 epoch per process; N = "
+            f"{sizes.processes}, started together; the N processes' samples/s are summed "
+            "(the threads each ran with: see the header).", "", ratio_table(found, cases), ""]

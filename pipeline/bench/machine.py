@@ -1,8 +1,13 @@
 """The machine a benchmark ran on and its estimated peak: cores x GHz x FLOP per cycle.
 
-FLOP per cycle per core counts fused multiply-adds on float32: 32 with AVX-512 (two 16-lane
-FMAs), 16 with AVX2 + FMA, else 8. A CPU with AVX512_BF16 or AMX doubles that for bf16 dot
-products; without them bf16 has no faster peak than float32.
+FLOP per cycle per core counts 2 FLOP per fused multiply-add, as `count_flops` counts 2 per
+multiply-accumulate, on float32: 64 with AVX-512 (two 16-lane FMA units, as Xeon Gold,
+Platinum and later server cores have; one-unit parts reach half), 32 with AVX2 + FMA (two
+8-lane units), else 8. The bf16 peak doubles it where the CPU has AVX512_BF16 (VDPBF16PS
+multiplies 32 bf16 pairs into 16 float32 sums per 512-bit instruction, twice an FMA's 16)
+or AMX; AMX tiles (TDPBF16PS) go further, 1,024 bf16 FLOP per cycle and core by Intel's
+figure, 8x this estimate, so a share of the bf16 peak above 100% is possible where oneDNN
+uses them. Without bf16 instructions bf16 has no faster peak than float32.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class Machine:
     extensions: list[str]
     flop_per_cycle: int
     bf16: bool
+    gpus: str = ""  # the GPUs TensorFlow sees, by name; empty on a CPU-only machine
+    clock: str = "lscpu's CPU max MHz"
 
     @property
     def peak_fp32(self) -> float:
@@ -37,6 +44,20 @@ class Machine:
     @property
     def peak_bf16(self) -> float:
         return self.peak_fp32 * (2 if self.bf16 else 1)
+
+    @property
+    def low_precision(self) -> str | None:
+        """What the benchmark measures beside float32: mixed_float16 where TensorFlow sees a
+        GPU, mixed_bfloat16 on a CPU with bf16 instructions, else nothing."""
+        if self.gpus:
+            return "mixed_float16"
+        return "mixed_bfloat16" if self.bf16 else None
+
+    def peak(self, precision: str) -> float | None:
+        """The CPU peak a precision's GFLOP/s compare with; None for a GPU's (unknown)."""
+        if self.gpus:
+            return None
+        return self.peak_fp32 if precision == "float32" else self.peak_bf16
 
 
 def lscpu_mhz() -> float | None:
@@ -53,19 +74,25 @@ def lscpu_mhz() -> float | None:
 
 
 def flop_per_cycle(extensions: list[str]) -> int:
+    """float32 FLOP per cycle and core: 2 per FMA, two FMA units (see the module's notes)."""
     if "avx512f" in extensions:
-        return 32
-    return 16 if {"avx2", "fma"} <= set(extensions) else 8
+        return 64
+    return 32 if {"avx2", "fma"} <= set(extensions) else 8
 
 
 def this_machine() -> Machine:
     """This machine; the clock is lscpu's maximum, else /proc/cpuinfo's current MHz."""
     cpuinfo = read_cpuinfo()
-    mhz = lscpu_mhz() or float(cpuinfo.get("cpu MHz") or 0.0)
+    listed = lscpu_mhz()
+    mhz = listed or float(cpuinfo.get("cpu MHz") or 0.0)
     extensions = cpu_extensions(cpuinfo)
-    return Machine(model=device_info()["cpu"], cores=os.cpu_count() or 1, ghz=mhz / 1000,
+    device = device_info()
+    return Machine(model=device["cpu"], cores=os.cpu_count() or 1, ghz=mhz / 1000,
                    extensions=extensions, flop_per_cycle=flop_per_cycle(extensions),
-                   bf16=cpu_has_bf16(cpuinfo))
+                   bf16=cpu_has_bf16(cpuinfo),
+                   gpus=device["gpus"] if device["gpu_count"] != "0" else "",
+                   clock="lscpu's CPU max MHz" if listed else "/proc/cpuinfo's cpu MHz: lscpu "
+                   "gives no maximum, and a turbo clock would raise the peak")
 
 
 def versions_text() -> str:

@@ -1,78 +1,86 @@
-"""`python -m pipeline bench`: run every benchmark in one process run, write performance.md."""
+"""`python -m pipeline bench`: run every case in one run, write reports/performance.md.
+
+Order: the speed cases in alternating rounds (1-3), scaling and the precision effect (6),
+the `dvc repro` case (5), then the train stage A B C, A B C (7); the stage overhead (4)
+comes from case 7's runs and, with `--records`, from a finished default run. Everything
+trains in scratch projects under one temporary folder (pipeline.bench.scratch).
+"""
 
 from __future__ import annotations
 
+import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-from statistics import median
 
-from pipeline.bench import document
-from pipeline.bench.cases import FULL, QUICK, Sizes
-from pipeline.bench.machine import Machine, this_machine, versions_text
-from pipeline.bench.measure import SPLIT, measure_effect, measure_scaling, measure_speeds
-from pipeline.bench.overhead import stage_overhead
+from pipeline.bench import closing, document, scaling_document, stage_document
+from pipeline.bench.cases import FULL, QUICK, Sizes, planned_steps
+from pipeline.bench.machine import this_machine
+from pipeline.bench.measure import (
+    Speeds,
+    effect_jobs,
+    effect_of,
+    measure_round,
+    scaling_jobs,
+    scaling_of,
+)
+from pipeline.bench.measurements import Measurements
+from pipeline.bench.overhead import from_records
+from pipeline.bench.repro import measure_repro
+from pipeline.bench.scratch import Scratch, make_scratch
+from pipeline.bench.stage import measure_stage, stage_modes
+from pipeline.bench.steps import Steps
 from pipeline.config import Project
-from pipeline.progress import console
-from pipeline.training.device import device_info
+from pipeline.progress import console, summary_table
 
 
-def overhead_section(records_dir: Path | None) -> list[str]:
-    """(4) from an existing run's records (`--records`), else stated as not measured."""
-    found = stage_overhead(records_dir) if records_dir else None
-    if found is None:
-        where = f" ({records_dir} holds no finished run)" if records_dir else ""
-        return ["## 4. Pipeline overhead on the default grid", "", "Not measured in this run"
-                f"{where}: pass `--records results/runs` after a default `dvc repro` to read "
-                "the stage's runs.", ""]
-    work = found["fit_s"] + found["test_s"]
-    rows = [["runs", f"{found['runs']:.0f}"], ["fit seconds (sum)", f"{found['fit_s']:.1f}"],
-            ["test inference seconds (sum)", f"{found['test_s']:.1f}"],
-            ["runs' own wall seconds (sum)", f"{found['run_wall_s']:.1f}"],
-            ["first start to last end, seconds", f"{found['span_s']:.1f}"],
-            ["overhead share of the span", f"{100 * (1 - work / found['span_s']):.0f}%"]]
-    return ["## 4. Pipeline overhead on the default grid", "",
-            f"From the records in `{records_dir}`; test time is recorded by "
-            f"{found['test_recorded']:.0f} of them (older records lack it).", "",
-            document.markdown_table(["measure", "value"], rows), ""]
+def measure_speed_cases(project: Project, scratch: Scratch, sizes: Sizes,
+                        precisions: tuple[str, ...], steps: Steps) -> dict:
+    """Sections 1-3 round by round; the last round also trains scaling and the precision
+    effect (6)."""
+    recipe = project.params.training_recipe()
+    datasets = project.params.data.datasets
+    datasets = datasets[:1] if sizes is QUICK else datasets
+    scaling = scaling_jobs(sizes)
+    effect = effect_jobs(sizes, recipe, datasets, precisions) if len(precisions) > 1 else []
+    speeds = Speeds()
+    for number in range(1, sizes.rounds + 1):
+        last = number == sizes.rounds
+        label = f"1-3. speed cases, round {number}/{sizes.rounds}"
+        with steps.step(label + ("; 6. scaling, precision effect" if last else ""),
+                        "last round" if last else "round"):
+            extra = measure_round(scratch.base, sizes, precisions, speeds,
+                                  scaling + effect if last else [])
+    samples = sizes.effect_samples or recipe.train_samples
+    return {"speeds": speeds, "scaling": scaling_of(sizes, extra[:len(scaling)]),
+            "effect": effect_of(effect, extra[len(scaling):]),
+            "effect_recipe": f"{samples or 'all'} images x "
+                             f"{sizes.effect_epochs or recipe.epochs} epoch(s), batch "
+                             f"{recipe.batch_size}, {sizes.effect_seeds} seeds"}
 
 
-def closing_note(speeds, machine: Machine, precisions: tuple[str, ...]) -> list[str]:
-    """The ratios and shares of peak against the issue's goals."""
-    rows = {row[0] + " " + row[1]: row for row in document.flops_rows(speeds, machine,
-                                                                       precisions)}
-    rounds = speeds.rounds
-    lines = ["## Closing note", "",
-             f"- Seed script / pipeline: {document.ratio(median(rounds['seed script']), median(rounds['pipeline']))}; "  # noqa: E501
-             f"{SPLIT} / 1 process: "
-             f"{document.ratio(median(rounds[SPLIT]), median(rounds['1 process x all threads']))}.",  # noqa: E501
-             f"- Baseline CNN float32: {rows['baseline CNN float32'][-1]} of the fp32 peak "
-             "with one process (goal with `jobs: auto`: 65%; parallel jobs are measured by "
-             f"case 3)."]
-    if "mixed_bfloat16" in precisions:
-        lines.append(f"- No-pooling CNN mixed_bfloat16: "
-                     f"{rows['no-pooling CNN mixed_bfloat16'][-1]} of the bf16 peak (goal 60%).")
-    return [*lines, ""]
+def measure_all(project: Project, root: Path, sizes: Sizes, precisions: tuple[str, ...],
+                records_dir: Path | None) -> dict:
+    """Every case, under one progress bar with an ETA; the Measurements' fields."""
+    console.print("bench: preparing the data and an empty MLflow store in a scratch folder")
+    scratch = make_scratch(project, root)
+    low = precisions[1] if len(precisions) > 1 else None
+    modes = [mode.key for mode in stage_modes(low)]
+    with Steps(sizes.expected, planned_steps(sizes, modes)) as steps:
+        fields = measure_speed_cases(project, scratch, sizes, precisions, steps)
+        fields["repro"] = measure_repro(project, scratch, sizes, steps.step)
+        fields["stage"] = measure_stage(scratch, sizes, low, steps.step)
+    fields["records"] = from_records(records_dir) if records_dir else None
+    return fields
 
 
-def header(machine: Machine, command: str, sizes: Sizes, seconds: float) -> list[str]:
-    return ["# Performance", "",
-            f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in "
-            f"{seconds / 60:.1f} min{' (quick mode: tiny sizes, not figures to quote)' if sizes is QUICK else ''}.",  # noqa: E501
-            "Every speed case ran once per round, in alternation, "
-            f"{sizes.rounds} round(s); medians over rounds.", "",
-            f"- **Machine**: {machine.model}, {machine.cores} cores at {machine.ghz:.2f} GHz, "
-            f"{' '.join(machine.extensions)}; peak {machine.peak_fp32:.0f} GFLOP/s fp32 "
-            f"({machine.flop_per_cycle} FLOP/cycle/core), {machine.peak_bf16:.0f} bf16",
-            f"- **Device**: {device_info()['device']}, {device_info()['tensorflow_build']}",
-            f"- **Versions**: {versions_text()}", ""]
-
-
-FIXED = ["## 5. No-op and one-variant-changed `dvc repro`", "",
-         "Not measured: it needs a finished default repro of the whole project (15+ min) "
-         "inside the benchmark's 10 minutes.", "",
-         "## GPU", "", "Untested: no GPU machine was available to this run; "
-         "`training.precision: mixed_float16` is meant for one.", ""]
+def render(found: Measurements, project: Project) -> list[str]:
+    evidence = project.params.evidence
+    return (document.header(found) + document.seed_script_section(found)
+            + document.flops_section(found) + document.threads_section(found)
+            + stage_document.overhead_section(found) + stage_document.repro_section(found)
+            + scaling_document.scaling_section(found) + stage_document.stage_section(found)
+            + scaling_document.effect_section(found, evidence.smallest_effect, evidence.alpha)
+            + closing.gpu_section(found) + closing.closing_note(found))
 
 
 def run_bench(project: Project, output: Path | None, quick: bool, records_dir: Path | None,
@@ -80,27 +88,17 @@ def run_bench(project: Project, output: Path | None, quick: bool, records_dir: P
     """Measure everything, then write the document (default reports/performance.md)."""
     started = time.perf_counter()
     sizes, machine = (QUICK if quick else FULL), this_machine()
-    precisions = ("float32", "mixed_bfloat16") if machine.bf16 else ("float32",)
-    params = project.params_path.resolve()
-    speeds = measure_speeds(params, sizes, precisions)
-    scaling = measure_scaling(params, sizes)
-    recipe = project.params.training_recipe()
-    datasets = project.params.data.datasets[:1] if quick else project.params.data.datasets
-    effect = measure_effect(params, sizes, recipe, datasets, precisions) if machine.bf16 else {}
-    samples = sizes.effect_samples or recipe.train_samples
-    recipe_text = (f"{samples or 'all'} images x {recipe.epochs} epoch(s), batch "
-                   f"{recipe.batch_size}")
-    evidence = project.params.evidence
-    lines = (header(machine, command, sizes, time.perf_counter() - started)
-             + document.seed_script_section(speeds, sizes)
-             + document.flops_section(speeds, machine, precisions, sizes)
-             + document.threads_section(speeds, sizes)
-             + overhead_section(records_dir) + FIXED + document.scaling_section(scaling, sizes)
-             + document.effect_section(effect, evidence.smallest_effect, evidence.alpha,
-                                       recipe_text)
-             + closing_note(speeds, machine, precisions))
+    low = machine.low_precision
+    precisions = ("float32", low) if low else ("float32",)
+    with tempfile.TemporaryDirectory(prefix="cnn-lab-bench-") as folder:
+        fields = measure_all(project, Path(folder), sizes, precisions, records_dir)
+    found = Measurements(command=command, machine=machine, sizes=sizes, precisions=precisions,
+                         records_dir=records_dir, seconds=time.perf_counter() - started,
+                         **fields)
     path = output or project.reports_dir / "performance.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
-    console.print(f"bench: wrote {path} in {(time.perf_counter() - started) / 60:.1f} min")
+    path.write_text("\n".join(render(found, project)))
+    rows = list(closing.closing_figures(found))
+    rows += [("written", str(path)), ("minutes", f"{found.seconds / 60:.1f}")]
+    console.print(summary_table("bench: summary", rows))
     return path
