@@ -1,7 +1,7 @@
 """Case 7: the train stage itself on a slice of the default grid, three ways, alternating.
 
 (A) today: one process with TensorFlow's default threads (one per core), runs one after
-another (pipeline.bench.today around `train --jobs 1`); (B) the default stage, `train
+another (pipeline.bench.today around `train --in-process`); (B) the default stage, `train
 --jobs auto`: N one-thread job processes (pipeline.workers.local); (C) B with the low
 precision (mixed_bfloat16 on a CPU, mixed_float16 on a GPU). Each mode of each round trains
 in a fresh scratch project, so nothing is cached; its wall time runs from the command's
@@ -59,7 +59,7 @@ class Mode:
 
 def stage_modes(low: str | None) -> list[Mode]:
     modes = [Mode("A", "today: 1 process, TensorFlow's default threads, float32",
-                  "pipeline.bench.today", "1", "float32"),
+                  "pipeline.bench.today", "in-process", "float32"),
              Mode("B", "default stage: `jobs: auto` (N one-thread processes), float32",
                   "pipeline", "auto", "float32")]
     if low:
@@ -105,7 +105,7 @@ def run_mode(scratch: Scratch, sizes: Sizes, mode: Mode, round_number: int) -> S
          "val_samples": budget.val_samples, "test_samples": budget.test_samples},
         log_models=sizes.log_models, training={**scratch.training, "precision": mode.precision})
     command = [sys.executable, "-m", mode.module, "--params", str(params), "train",
-               "--jobs", mode.jobs]
+               *(["--in-process"] if mode.jobs == "in-process" else ["--jobs", mode.jobs])]
     timed = run_timed(command, params.parent, child_environment(), f"train stage {mode.key}")
     results = params.parent / "results" / "runs"
     runs, fit, test = records_sums(results)
@@ -113,7 +113,7 @@ def run_mode(scratch: Scratch, sizes: Sizes, mode: Mode, round_number: int) -> S
                          for record in done_records(results)))
     threads = json.loads(timed.stdout.strip().splitlines()[-1])["threads"] \
         if mode.module != "pipeline" else None
-    jobs = 1 if mode.jobs == "1" else min(job_count("auto"), runs)
+    jobs = 1 if mode.jobs == "in-process" else min(job_count("auto"), runs)
     return StageRun(timed.seconds, runs, fit, test, jobs, cells, threads)
 
 

@@ -13,7 +13,7 @@ import argparse
 
 from pipeline.config import Project
 from pipeline.grid.eta import guard_training
-from pipeline.grid.executor import Executor
+from pipeline.grid.executor import Executor, InProcess
 from pipeline.grid.plan import plan_grid
 from pipeline.grid.settings import write_run_settings
 from pipeline.grid.stage import run_grid
@@ -38,6 +38,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-hours", type=float, default=None, metavar="HOURS",
                         help="train if the ETA is within HOURS (default: profile max_hours)")
     parser.add_argument("--force", action="store_true", help="train whatever the ETA")
+    parser.add_argument("--in-process", action="store_true",
+                        help="train here, one run after another, not in job processes "
+                             "(debugging; memory grows about 9 MB a run)")
 
 
 def run(project: Project, arguments: argparse.Namespace) -> None:
@@ -60,7 +63,10 @@ def run(project: Project, arguments: argparse.Namespace) -> None:
 
 def choose_executor(project: Project, arguments: argparse.Namespace,
                     storage: str | None) -> Executor:
-    """A shared study when a storage is given; else N local jobs (1: this process)."""
+    """A shared study when a storage is given; this process with --in-process; else N local
+    job processes."""
+    if arguments.in_process:
+        return InProcess(project)
     if storage is not None:
         return StudyExecutor(project, storage, grid_study(project, arguments.study),
                              WorkerSettings.from_params(project.params.workers),
