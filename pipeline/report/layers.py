@@ -28,16 +28,26 @@ def layers_section(data: ReportData) -> list[str]:
     lines = ["## Layer shapes", "", f"### Baseline: {baseline.describe()}", "",
              *layer_table(baseline), ""]
     shown = {baseline}
-    variants = [c.variant for c in data.comparisons
-                if c.dataset == grid.datasets[0] and SHOWN_FACTORS & set(c.factor.split("×"))]
-    references = [r.model for r in grid.references.runs] if grid.references else []
-    for model in [*variants, *references]:
+    for model, against in shown_networks(data):
         if model in shown or check_feasible(model) is not None:
             continue
         shown.add(model)
-        lines += [f"### {model.describe()}", "", layer_summary_sentence(baseline, model), "",
+        lines += [f"### {model.describe()}", "", layer_summary_sentence(against, model), "",
                   *layer_table(model), ""]
     return lines + control_layers(grid, shown)
+
+
+def shown_networks(data: ReportData) -> list[tuple[ModelSpec, ModelSpec]]:
+    """(network, the one its sentence compares it with): each pooling and padding level
+    against the baseline, each reference against its contrast (the book's original), else
+    against the baseline."""
+    grid, baseline = data.grid, data.grid.cnn.baseline
+    shown = [(c.variant, baseline) for c in data.comparisons
+             if c.dataset == grid.datasets[0] and SHOWN_FACTORS & set(c.factor.split("×"))]
+    references = grid.references.runs if grid.references else []
+    by_name = {reference.name: reference.model for reference in references}
+    return shown + [(reference.model, by_name.get(reference.contrast, baseline))
+                    for reference in references]
 
 
 def controls_of(grid: GridSpec) -> dict[ModelSpec, tuple[ModelSpec, list[str]]]:
