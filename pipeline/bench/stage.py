@@ -79,6 +79,7 @@ class StageRun:
     jobs: int  # the processes that trained: 1, or `auto`'s count capped at the runs
     cells: tuple[str, ...]  # the trained networks, as ModelSpec.describe names them
     threads: dict | None = None  # mode A: the pool its TensorFlow really ran with
+    accuracies: dict[str, float] = field(default_factory=dict)  # cell -> test accuracy
 
 
 @dataclass
@@ -109,12 +110,13 @@ def run_mode(scratch: Scratch, sizes: Sizes, mode: Mode, round_number: int) -> S
     timed = run_timed(command, params.parent, child_environment(), f"train stage {mode.key}")
     results = params.parent / "results" / "runs"
     runs, fit, test = records_sums(results)
-    cells = tuple(sorted(ModelSpec(**record["spec"]["model"]).describe()
-                         for record in done_records(results)))
+    accuracies = {ModelSpec(**record["spec"]["model"]).describe():
+                  record["metrics"]["test/accuracy"] for record in done_records(results)}
+    cells = tuple(sorted(accuracies))
     threads = json.loads(timed.stdout.strip().splitlines()[-1])["threads"] \
         if mode.module != "pipeline" else None
     jobs = 1 if mode.jobs == "in-process" else min(job_count("auto"), runs)
-    return StageRun(timed.seconds, runs, fit, test, jobs, cells, threads)
+    return StageRun(timed.seconds, runs, fit, test, jobs, cells, threads, accuracies)
 
 
 def measure_stage(scratch: Scratch, sizes: Sizes, low: str | None, step) -> StageTimes:

@@ -118,4 +118,24 @@ def stage_section(found: Measurements) -> list[str]:
             f"{(first.threads or {}).get('pool')} intra-op threads (counted in its process).",
             "",
             markdown_table(["mode", "how", "wall s per round", "median", "runs", "A / mode"],
-                           rows), "", *stage_ratio_lines(found), ""]
+                           rows), "", *stage_ratio_lines(found), "", *result_lines(found)]
+
+
+def result_lines(found: Measurements) -> list[str]:
+    """Do the numbers change? Each cell's test accuracy in mode A (default threads) and C
+    (low precision) against B (one thread, float32), same seed and recipe, first round."""
+    runs = {key: found.stage.runs[key][0].accuracies for key in found.stage.runs}
+    lines = []
+    for key, words in (("A", "TensorFlow's default threads"), ("C", "the low precision")):
+        if key not in runs:
+            continue
+        shared = sorted(set(runs[key]) & set(runs["B"]))
+        gaps = [abs(runs[key][cell] - runs["B"][cell]) for cell in shared]
+        same = sum(gap == 0 for gap in gaps)
+        lines.append(f"- {words} against one thread, float32 ({len(shared)} cells, same seed "
+                     f"and recipe): {same} identical test accuracies; |Δ| mean "
+                     f"{(sum(gaps) / len(gaps) if gaps else 0):.4f}, largest "
+                     f"{max(gaps, default=0):.4f}.")
+    return ["Do the results change with the threads or the precision? A run's numbers depend "
+            "on how its reductions are split; the one-thread runs of B are what every "
+            "train stage now trains, whatever the job count.", "", *lines, ""]
