@@ -22,6 +22,7 @@ COMMITTED = {"default": "reports", "full": "reports/full"}  # profile -> its rep
 COMPARED = ("ablation.md", "ablation.html", "comparisons.csv", "results.csv", "metrics.json")
 
 
+@pytest.mark.slow  # builds a whole report (figures, HTML) from the evidence
 @pytest.mark.parametrize("profile", sorted(COMMITTED))
 def test_committed_report_rebuilds_from_its_evidence(profile, tmp_path, monkeypatch):
     reports = REPO_ROOT / COMMITTED[profile]
