@@ -12,7 +12,7 @@ from pipeline.entry import run_command
 from pipeline.progress import console
 from pipeline.redaction import redact
 from pipeline.stages import prepare, report, train, worker
-from pipeline.stages.arguments import add_params_option, jobs_value
+from pipeline.stages.arguments import add_budget_options, add_params_option, jobs_value
 from pipeline.stages.checks import check_stores
 from pipeline.stores import check_store
 
@@ -82,18 +82,6 @@ def add_server_commands(commands) -> None:
     ui.set_defaults(handler=serve_ui)
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
-
-
-def add_budget_options(parser: argparse.ArgumentParser, default_trials: int | None) -> None:
-    """A sweep's study-wide trial budget: --trials N in all, or --add-trials N."""
-    budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--trials", type=int, default=default_trials,
-                        help="sweeps: run until the study holds N trials (all workers and "
-                             "earlier runs count)")
-    budget.add_argument("--add-trials", type=int, default=None, metavar="N",
-                        help="sweeps: N trials more than the study holds now")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="sweeps: start no trial after this many seconds")
 
 
 def main(argv: list[str] | None = None) -> int:

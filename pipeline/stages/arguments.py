@@ -41,3 +41,15 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", default=None,
                         help="study name (default: params `workers.study`, else "
                              "grid-<grid name>)")
+
+
+def add_budget_options(parser: argparse.ArgumentParser, default_trials: int | None) -> None:
+    """A sweep's study-wide trial budget: --trials N in all, or --add-trials N."""
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--trials", type=int, default=default_trials,
+                        help="sweeps: run until the study holds N trials (all workers and "
+                             "earlier runs count)")
+    budget.add_argument("--add-trials", type=int, default=None, metavar="N",
+                        help="sweeps: N trials more than the study holds now")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="sweeps: start no trial after this many seconds")

@@ -8,6 +8,7 @@ import os
 
 from pipeline.config import Project
 from pipeline.stages import job
+from pipeline.stages.arguments import add_budget_options
 from pipeline.stages.checks import grid_study
 from pipeline.stores import check_store
 from pipeline.sweeps.stage import run_sweep, sweep_from_study
@@ -16,14 +17,7 @@ from pipeline.training.threads import fix_threads
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     job.add_options(parser)
-    budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--trials", type=int, default=None,
-                        help="sweeps: run until the study holds N trials (all workers and "
-                             "earlier runs count; default: the budget stored in the study)")
-    budget.add_argument("--add-trials", type=int, default=None, metavar="N",
-                        help="sweeps: N trials more than the study holds now")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="sweeps: start no trial after this many seconds")
+    add_budget_options(parser, default_trials=None)  # None: the budget stored in the study
 
 
 def run(project: Project, arguments: argparse.Namespace) -> None:
