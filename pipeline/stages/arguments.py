@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +18,11 @@ def add_params_option(parser: argparse.ArgumentParser) -> None:
 
 def stage_main(name: str, add_options: Callable, run: Callable,
                argv: list[str] | None = None) -> int:
-    """Parse a stage's arguments and run it under the lab's error handling."""
-    parser = argparse.ArgumentParser(prog=f"python -m pipeline.stages.{name}")
+    """Parse a stage's arguments and run it under the lab's error handling; its --help
+    describes it with the first paragraph of its module's docstring."""
+    description = (sys.modules[run.__module__].__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog=f"python -m pipeline.stages.{name}",
+                                     description=description)
     add_params_option(parser)
     add_options(parser)
     arguments = parser.parse_args(argv)
