@@ -13,16 +13,18 @@ from pipeline.config import load_grid, load_project
 from pipeline.evidence.verdicts import BETTER, EQUIVALENT, UNDECIDED, WORSE, Verdict
 from pipeline.grid.controls import control_comparisons
 from pipeline.grid.expansion import control_models, expand, expand_references, reference_controls
+from pipeline.grid.plan import evidence_settings, plan_grid
 from pipeline.grid.replication import replicate
-from pipeline.grid.stage import evidence_settings, plan_grid, run_grid
+from pipeline.grid.stage import run_grid
 from pipeline.model.capacity import MIN_HIDDEN, InfeasibleControl, match_params
 from pipeline.model.layer_table import flattened_features
 from pipeline.model.shapes import count_params
 from pipeline.report.controls import survival_sentence
 from pipeline.report.layer_prose import layer_summary_sentence
+from pipeline.runs.records import record_id
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.model import ModelSpec
-from pipeline.specs.run import variant_id
+from pipeline.specs.run import RunSpec
 from pipeline.validation import ConfigError
 from tests.conftest import REPO_ROOT
 from tests.synthetic_records import write_finished
@@ -245,7 +247,8 @@ def test_controls_train_once_and_reuse_the_variants_cache(project):
     second = run_grid(project)
     assert len(second.trained) == 1 and len(second.plan.reused) == 2, \
         "turning controls on must train only the control"
-    assert second.trained == [f"{variant_id('mnist', control)}-s0"]
+    assert second.trained == [record_id(RunSpec(dataset="mnist", seed=0, model=control,
+                                                training=project.params.training_recipe()))]
     third = run_grid(project)
     assert third.trained == [] and len(third.plan.reused) == 3
 

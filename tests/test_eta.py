@@ -12,11 +12,11 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
-from pipeline.grid.eta import STARTUP_S, Eta, duration_text, estimate, remaining_text, run_id
+from pipeline.grid.eta import STARTUP_S, Eta, duration_text, estimate, remaining_text
 from pipeline.grid.plan import plan_grid
 from pipeline.grid.throughput import TRAIN_PASSES, throughput_from_records
 from pipeline.model.shapes import count_flops
-from pipeline.runs.records import DONE, base_record, record_path, write_record
+from pipeline.runs.records import DONE, base_record, record_id, record_path, write_record
 from pipeline.specs.model import ModelSpec
 from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
@@ -108,8 +108,8 @@ def test_jobs_divide_the_work_but_not_the_longest_run():
 
 def test_references_sharing_a_run_key_keep_their_own_estimate():
     grid_run, reference = spec_of(BASELINE), spec_of(BASELINE, epochs=5)
-    assert grid_run.run_key == reference.run_key and run_id(grid_run) != run_id(reference)
-    assert run_id(reference) == record_path(Path("results"), reference).stem
+    assert grid_run.run_key == reference.run_key and record_id(grid_run) != record_id(reference)
+    assert record_id(reference) == record_path(Path("results"), reference).stem
 
 
 def big_project(tmp_path, synthetic_data_dir):
@@ -179,7 +179,7 @@ def test_the_progress_eta_follows_the_records_as_they_accrue(project):
     records' measured FLOP/s for the runs still to train."""
     runs = plan_grid(project).pending
     assert remaining_text(project, runs, 1) == "eta after the first run"
-    first = Eta({run_id(run.spec): 60.0 for run in runs}, jobs=1, source="test")
+    first = Eta({record_id(run.spec): 60.0 for run in runs}, jobs=1, source="test")
     assert remaining_text(project, runs, 1, first) == f"eta {len(runs)} min"
     assert remaining_text(project, runs[2:], 1, first) == f"eta {len(runs) - 2} min"
     write_measured(project, runs[0].spec, samples_per_s=1000.0, overhead_s=1.0)

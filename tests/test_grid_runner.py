@@ -19,9 +19,8 @@ from pipeline.runs.records import DONE, INFEASIBLE, read_record
 from tests.conftest import REPO_ROOT
 
 
-def record_of(project, run_key):
-    (path,) = project.results_dir.glob(f"{run_key}-t*.json")
-    return read_record(path)
+def record_of(project, record_id):
+    return read_record(project.results_dir / f"{record_id}.json")
 
 
 def child_runs(project):
@@ -122,8 +121,7 @@ def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
         process.wait(timeout=30)
     _, alive = psutil.wait_procs(jobs, timeout=60)
     assert alive == [], "the jobs of a killed stage stop by themselves"
-    finished_before = {json.loads(path.read_text())["run_key"]:
-                       json.loads(path.read_text())["finished_at"]
+    finished_before = {path.stem: json.loads(path.read_text())["finished_at"]
                        for path in project.results_dir.glob("*.json")
                        if json.loads(path.read_text())["status"] == DONE}
     assert 2 <= len(finished_before) < 5

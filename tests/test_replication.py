@@ -89,3 +89,24 @@ def test_extra_run_budget_stops_replication(project):
     replication, added = settle(project, grid)
     assert replication.extra_seeds == {} and added == []
     assert replication.stopped == "budget of 1 extra runs reached"
+
+
+def test_a_look_spends_its_budget_on_the_comparison_nearest_a_decision(project, monkeypatch):
+    """Two open comparisons, room for one: the seed goes to the one with the larger |Δ|/SE
+    (average pooling, a small real effect), not to the tie (no pooling)."""
+    monkeypatch.setitem(ACCURACY, "avg", 0.905)
+    adaptive_grid(project.root)
+    grid_path = project.root / "grid.yaml"
+    grid = yaml.safe_load(grid_path.read_text())
+    grid["seeds"]["extra_runs"] = 2  # variant and baseline: one comparison's seed
+    grid_path.write_text(yaml.safe_dump(grid))
+    project = load_project(project.params_path)
+    grid = project.load_grid()
+    write_pending(project)
+    first = replicate(grid, project.params.training_recipe(), project.results_dir,
+                      evidence_settings(project, grid))
+    ids = {c.variant.pooling: c.variant_id for c in grid_comparisons(grid)}
+    baseline = variant_id("mnist", grid.cnn.baseline)
+    assert first.looks[0]["undecided"] == 2, "both comparisons open at 3 seeds"
+    assert first.extra_seeds == {("mnist", ids["avg"]): [3], ("mnist", baseline): [3]}
+    assert first.looks[0]["runs_added"] == 2

@@ -75,6 +75,25 @@ def test_summary_counts_are_right_on_fresh_cached_and_adaptive_runs(tmp_path,
 
 
 @pytest.mark.slow
+def test_counts_are_right_when_a_reference_trains_a_grid_network(tmp_path, synthetic_data_dir,
+                                                                  capsys):
+    """A reference training the baseline network and seed with its own recipe shares the
+    grid run's run key; each is one run of its own (counted, enqueued and shown once)."""
+    baseline = TINY_GRID["cnn"]["baseline"]
+    grid = {**TINY_GRID, "name": "shared", "references": {"runs": [{
+        "name": "book", "source": "a book", "dataset": "mnist", "model": baseline,
+        "recipe": {"optimizer": "rmsprop", "epochs": 1, "train_samples": 300},
+        "expected": [0.0, 1.0]}]}}
+    project = make(tmp_path / "shared", synthetic_data_dir, grid)
+    outcome = run_grid(project, LocalJobs(project, 2))
+    rows = summary_rows(capsys.readouterr().err)
+    assert (len(outcome.trained), outcome.unfinished) == (6, []), "5 grid runs + 1 reference"
+    assert rows["trained"] == "6" and "unfinished (no record)" not in rows
+    again = run_grid(project)
+    assert (again.trained, len(again.reused)) == ([], 6)
+
+
+@pytest.mark.slow
 def test_one_job_and_two_jobs_give_the_same_accuracies(tmp_path, synthetic_data_dir, capsys):
     grid = {**TINY_GRID, "name": "jobs"}  # 5 trainable runs, 1 infeasible
     alone = make(tmp_path / "alone", synthetic_data_dir, grid)

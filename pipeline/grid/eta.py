@@ -22,8 +22,7 @@ from pipeline.grid.throughput import (
 )
 from pipeline.model.shapes import count_flops
 from pipeline.progress import console
-from pipeline.runs.records import recipe_tag
-from pipeline.specs.run import RunSpec
+from pipeline.runs.records import record_id
 from pipeline.validation import ConfigError
 
 STARTUP_S = 10.0  # importing TensorFlow and opening the MLflow store, once per train stage
@@ -71,15 +70,9 @@ def remaining_text(project: Project, remaining: list[GridRun], jobs: int,
         eta = estimate(project, remaining, jobs, throughput)
         return f"eta {duration_text(eta.remaining(set()))}"
     if first is not None and first.runs:
-        done = set(first.per_run) - {run_id(run.spec) for run in remaining}
+        done = set(first.per_run) - {record_id(run.spec) for run in remaining}
         return first.left_text(done)
     return "eta after the first run"
-
-
-def run_id(spec: RunSpec) -> str:
-    """A run's result-file stem: the run key alone repeats where references share a network
-    and seed with a grid run but train with another recipe."""
-    return f"{spec.run_key}-t{recipe_tag(spec.training)}"
 
 
 def duration_text(seconds: float) -> str:
@@ -106,7 +99,7 @@ def estimate(project: Project, runs: list[GridRun], jobs: int = 1,
     if throughput is None:
         throughput = calibrate(list(flops), flops)
     rates = {model: throughput.rate(model, size) for model, size in flops.items()}
-    per_run = {run_id(run.spec): throughput.overhead_s + run_cost(
+    per_run = {record_id(run.spec): throughput.overhead_s + run_cost(
         run.spec, sizes[run.spec.dataset], flops[run.spec.model]) / rates[run.spec.model]
         for run in runs}
     return Eta(per_run, max(1, jobs), throughput.source)

@@ -20,6 +20,7 @@ from pipeline.runs.records import (
     cache_key,
     code_fingerprint,
     read_record,
+    record_id,
     record_path,
     reusable_at,
     write_record,
@@ -39,10 +40,10 @@ class GridPlan:
     infeasible: list[GridRun] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)
     code_version: str = ""
-    keys: dict[str, str] = field(default_factory=dict)  # run_key -> cache key
+    keys: dict[str, str] = field(default_factory=dict)  # record id -> cache key
 
     def key_of(self, run: GridRun) -> str:
-        return self.keys[run.spec.run_key]
+        return self.keys[record_id(run.spec)]
 
     def stored(self, run: GridRun) -> dict | None:
         """The run's record if it was written for this very cache key."""
@@ -65,7 +66,7 @@ def plan_grid(project: Project, grid: GridSpec | None = None,
     plan.digests = {name: prepared_digest(project.prepared_dir, name) for name in grid.datasets}
     for run in runs:
         key = cache_key(run.spec, plan.digests[run.spec.dataset], plan.code_version)
-        plan.keys[run.spec.run_key] = key
+        plan.keys[record_id(run.spec)] = key
         if run.infeasible:
             plan.infeasible.append(run)
         elif reusable_at(record_path(project.results_dir, run.spec), key):

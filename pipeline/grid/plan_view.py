@@ -10,18 +10,19 @@ from collections import Counter
 
 from rich.table import Table
 
-from pipeline.grid.eta import Eta, duration_text, run_id
+from pipeline.grid.eta import Eta, duration_text
 from pipeline.grid.plan import GridPlan
+from pipeline.runs.records import record_id
 
 LIST_LIMIT = 200
 TO_TRAIN, CACHED, INFEASIBLE = "to train", "cached", "infeasible"
 
 
 def run_states(plan: GridPlan) -> dict[str, str]:
-    """run_key -> to train, cached or infeasible."""
-    states = {run.spec.run_key: TO_TRAIN for run in plan.pending}
-    states.update({run.spec.run_key: CACHED for run in plan.reused})
-    states.update({run.spec.run_key: INFEASIBLE for run in plan.infeasible})
+    """record id -> to train, cached or infeasible."""
+    states = {record_id(run.spec): TO_TRAIN for run in plan.pending}
+    states.update({record_id(run.spec): CACHED for run in plan.reused})
+    states.update({record_id(run.spec): INFEASIBLE for run in plan.infeasible})
     return states
 
 
@@ -37,22 +38,22 @@ def run_table(plan: GridPlan, eta: Eta, list_all: bool) -> Table:
         table.add_column(column)
     states = run_states(plan)
     for run in plan.runs:
-        key, identity = run.spec.run_key, run_id(run.spec)
-        if list_all or states[key] == TO_TRAIN:
+        key, identity = run.spec.run_key, record_id(run.spec)
+        if list_all or states[identity] == TO_TRAIN:
             expected = duration_text(eta.per_run[identity]) if identity in eta.per_run else "-"
             table.add_row(key, run.spec.dataset, run.spec.model.describe(), str(run.spec.seed),
-                          states[key], expected)
+                          states[identity], expected)
     return table
 
 
 def summary_table(plan: GridPlan, eta: Eta) -> Table:
     """Runs per dataset, architecture and state, with the expected time of those to train."""
     states = run_states(plan)
-    groups = Counter((run.spec.dataset, run.spec.model.arch, states[run.spec.run_key])
+    groups = Counter((run.spec.dataset, run.spec.model.arch, states[record_id(run.spec)])
                      for run in plan.runs)
     seconds = Counter()
     for run in plan.pending:
-        seconds[(run.spec.dataset, run.spec.model.arch)] += eta.per_run.get(run_id(run.spec), 0)
+        seconds[(run.spec.dataset, run.spec.model.arch)] += eta.per_run.get(record_id(run.spec), 0)
     table = Table(title=f"grid {plan.grid.name}: summary ({len(plan.runs):,} runs; --all "
                         f"lists each)")
     for column in ("dataset", "arch", TO_TRAIN, CACHED, INFEASIBLE, "expected (1 job)"):

@@ -3,9 +3,11 @@
 With `seeds: {initial: 2, max: 5}` every variant trains seeds 0..initial-1. Then, one look at
 a time, the next seed is added to each variant whose comparison with the baseline is
 undecided and to that baseline (so runs stay paired by seed; a capacity-matched control
-follows the variants it controls, and variant-against-control comparisons count), until
-every comparison is decided, `max` seeds are reached, or the next look would exceed
-`extra_runs`. Decisions use only stored results, so the same results give the same seeds
+follows the variants it controls, and variant-against-control comparisons count). A look
+spends what is left of `extra_runs` on the undecided comparisons nearest a decision first
+(largest |Δ| / SE), as many as fit; replication stops when every comparison is decided,
+`max` seeds are reached, or no undecided comparison's runs fit the budget left. Decisions
+use only stored results, so the same results give the same seeds
 (DVC and the run cache stay valid), and each look tests at alpha / looks (Bonferroni over
 the looks).
 
@@ -17,6 +19,7 @@ measured times) gets those seeds, variant and baseline alike; two looks in all.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,17 +91,11 @@ def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
         verdicts = decide(results_dir, comparisons, training,
                           seeds_of(grid, training, outcome.extra_seeds), settings)
         undecided = [c for c in comparisons if c in verdicts and verdicts[c].verdict == UNDECIDED]
-        additions = list(dict.fromkeys(
-            key for c in undecided for key in ((c.dataset, c.variant_id),
-                                               (c.dataset, c.baseline_id))))
-        if not additions:
+        if not undecided:
             return outcome
-        extra = {key: list(seeds) for key, seeds in outcome.extra_seeds.items()}
-        for key in additions:
-            extra.setdefault(key, []).append(seed)
-        added = len(expand(grid, training, extra)) - len(expand(grid, training,
-                                                                outcome.extra_seeds))
-        if added > budget:
+        extra, added = within_budget(grid, training, outcome.extra_seeds, seed,
+                                     closest_first(undecided, verdicts), budget)
+        if not added:
             outcome.stopped = f"budget of {grid.seeds.extra_runs} extra runs reached"
             return outcome
         budget -= added
@@ -110,6 +107,33 @@ def replicate(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
             return outcome
     outcome.stopped = f"max {grid.seeds.max} seeds reached"
     return outcome
+
+
+def closest_first(undecided: list[Comparison], verdicts: dict) -> list[Comparison]:
+    """Undecided comparisons, the one nearest a decision (largest |Δ| / SE) first; those
+    without an interval last, in grid order."""
+    def distance(comparison: Comparison) -> float:
+        found = verdicts[comparison]
+        ratio = abs(found.delta) / found.standard_error if found.standard_error else 0.0
+        return -ratio if math.isfinite(ratio) else 0.0
+    return sorted(undecided, key=distance)
+
+
+def within_budget(grid: GridSpec, training: TrainingRecipe, extra: ExtraSeeds, seed: int,
+                  ordered: list[Comparison], budget: float) -> tuple[ExtraSeeds, int]:
+    """`extra` plus `seed` for each comparison of `ordered`, both sides (and the controls that
+    follow a variant), as many as fit in `budget` runs, in order; and the runs they add."""
+    chosen = {key: list(seeds) for key, seeds in extra.items()}
+    base = len(expand(grid, training, extra))
+    for comparison in ordered:
+        trial = {key: list(seeds) for key, seeds in chosen.items()}
+        for key in ((comparison.dataset, comparison.variant_id),
+                    (comparison.dataset, comparison.baseline_id)):
+            if seed not in trial.setdefault(key, []):
+                trial[key].append(seed)
+        if len(expand(grid, training, trial)) - base <= budget:
+            chosen = trial
+    return chosen, len(expand(grid, training, chosen)) - base
 
 
 def mean_minutes(results_dir: Path, grid: GridSpec, training: TrainingRecipe

@@ -19,7 +19,7 @@ from pipeline.grid.expansion import GridRun
 from pipeline.grid.plan import GridPlan, evidence_settings, plan_grid, record_infeasible
 from pipeline.grid.replication import replicate
 from pipeline.progress import console, summary_table
-from pipeline.runs.records import DONE
+from pipeline.runs.records import DONE, record_id
 from pipeline.specs.grid import GridSpec
 
 if TYPE_CHECKING:
@@ -48,13 +48,14 @@ class GridOutcome:
         """Count the cached runs this plan shows first, then the outcome of `executed`."""
         self.plan = plan
         seen = {*self.executed, *self.reused}
-        self.reused += [run.spec.run_key for run in plan.reused if run.spec.run_key not in seen]
+        self.reused += [record_id(run.spec) for run in plan.reused
+                        if record_id(run.spec) not in seen]
         for run in executed:
             record = plan.stored(run)
             status = record["status"] if record else None
             target = self.trained if status == DONE else self.failed if record else \
                 self.unfinished
-            target.append(run.spec.run_key)
+            target.append(record_id(run.spec))
 
 
 def run_grid(project: Project, executor: Executor | None = None,
@@ -71,7 +72,7 @@ def run_grid(project: Project, executor: Executor | None = None,
         while True:
             plan = plan_grid(project, grid, extra)
             record_infeasible(project, plan)
-            todo = [run for run in plan.pending if run.spec.run_key not in outcome.executed]
+            todo = [run for run in plan.pending if record_id(run.spec) not in outcome.executed]
             announce(plan, todo, first=extra is None)
             if todo:
                 check_prepared(project, todo)
@@ -158,4 +159,4 @@ def print_summary(outcome: GridOutcome) -> None:
         rows.append(("MLflow parent run", outcome.parent_run_id))
     console.print(summary_table(f"grid {outcome.plan.grid.name}: summary", rows))
     for key in outcome.failed:
-        console.print(f"[red]failed[/] {key}: the reason is in results/runs/{key}-t*.json")
+        console.print(f"[red]failed[/] {key}: the reason is in results/runs/{key}.json")

@@ -73,10 +73,17 @@ def recipe_tag(training: TrainingRecipe) -> str:
     return stable_hash(training.identity(), 6)
 
 
+def record_id(spec: RunSpec) -> str:
+    """`<variant>-s<seed>-t<training recipe hash>`: one run of one recipe, the stem of its
+    record. The run key alone repeats where a reference trains a grid network and seed with
+    its own recipe, so a plan, an ETA or a count keys runs by this."""
+    return f"{spec.run_key}-t{recipe_tag(spec.training)}"
+
+
 def record_path(results_dir: Path, spec: RunSpec) -> Path:
-    """`<variant>-s<seed>-t<training recipe hash>.json`: profiles with different budgets
-    (default, full) keep separate results, and reverting a change finds the old ones."""
-    return results_dir / f"{spec.run_key}-t{recipe_tag(spec.training)}.json"
+    """`<record id>.json`: profiles with different budgets (default, full) keep separate
+    results, and reverting a change finds the old ones."""
+    return results_dir / f"{record_id(spec)}.json"
 
 
 def require_evidence(results_dir: Path, training: TrainingRecipe) -> None:
