@@ -61,6 +61,13 @@ class Eta:
                 f"{self.jobs} job(s) (throughput {self.source})")
 
 
+def measured_eta(project: Project, runs: list[GridRun], jobs: int) -> Eta | None:
+    """The ETA of `runs` from the stored records' FLOP/s alone; None without a record."""
+    throughput = throughput_from_records(project)
+    return None if throughput is None or not runs else estimate(project, runs, jobs,
+                                                                 throughput)
+
+
 def remaining_text(project: Project, remaining: list[GridRun], jobs: int,
                    first: Eta | None = None) -> str:
     """The progress line's ETA for the runs not finished yet: from the stored records'

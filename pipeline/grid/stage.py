@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.config import Project
-from pipeline.grid.eta import Eta
+from pipeline.grid.eta import Eta, duration_text, measured_eta
 from pipeline.grid.executor import Executor, InProcess
 from pipeline.grid.expansion import GridRun
 from pipeline.grid.plan import GridPlan, evidence_settings, plan_grid, record_infeasible
@@ -73,10 +73,12 @@ def run_grid(project: Project, executor: Executor | None = None,
             plan = plan_grid(project, grid, extra)
             record_infeasible(project, plan)
             todo = [run for run in plan.pending if record_id(run.spec) not in outcome.executed]
-            announce(plan, todo, first=extra is None)
+            if extra is not None:  # an adaptive round: its ETA from the records so far
+                eta = measured_eta(project, todo, executor.jobs)
+            announce(plan, todo, eta, first=extra is None)
             if todo:
                 check_prepared(project, todo)
-                executor.execute(plan, todo, parent.context(plan), eta if extra is None else None)
+                executor.execute(plan, todo, parent.context(plan), eta)
             outcome.count(plan, todo)
             replication = replicate(grid, training, project.results_dir, settings)
             if replication.extra_seeds == (extra or {}):
@@ -136,14 +138,15 @@ def check_prepared(project: Project, todo: list[GridRun]) -> None:
         load_prepared(project.prepared_dir, dataset)
 
 
-def announce(plan: GridPlan, todo: list[GridRun], first: bool) -> None:
+def announce(plan: GridPlan, todo: list[GridRun], eta: Eta | None, first: bool) -> None:
     if first:
         console.print(f"grid [bold]{plan.grid.name}[/]: {len(plan.runs)} runs, "
                       f"{len(plan.reused)} cached, {len(plan.infeasible)} infeasible, "
                       f"{len(todo)} to train")
     elif todo:
-        console.print(f"adaptive seeds: {len(todo)} more run(s) where a comparison is still "
-                      "undecided")
+        expected = f", expected {duration_text(eta.seconds)}" if eta is not None else ""
+        console.print(f"more seeds: {len(todo)} more run(s) where a comparison is still "
+                      f"undecided{expected}", highlight=False)
 
 
 def print_summary(outcome: GridOutcome) -> None:
