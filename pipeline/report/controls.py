@@ -11,7 +11,7 @@ contrast and against the contrast resized to its parameters.
 from __future__ import annotations
 
 from pipeline.evidence.verdicts import BETTER, EQUIVALENT, WORSE, Verdict
-from pipeline.grid.comparisons import Comparison, Settings, decide, factor_of
+from pipeline.grid.comparisons import CNN_VS_DENSE, Comparison, Settings, decide, factor_of
 from pipeline.grid.controls import control_comparisons
 from pipeline.grid.expansion import reference_controls
 from pipeline.model.shapes import count_params
@@ -69,7 +69,8 @@ def control_rows(comparisons: list[Comparison], verdicts: dict,
     for comparison in comparisons:
         main = baselines.get((comparison.dataset, comparison.variant))
         level = level_label(comparison.factor, comparison.variant)
-        name = f"{factor_title(comparison.factor).lower()} {level}"
+        name = level if comparison.factor == CNN_VS_DENSE else \
+            f"{factor_title(comparison.factor).lower()} {level}"
         against_baseline = verdicts.get(main) if main else None
         against_control = verdicts.get(comparison)
         rows.append([factor_title(comparison.factor), level,
