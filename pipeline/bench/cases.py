@@ -58,11 +58,14 @@ FULL = Sizes(rounds=2, compare_samples=12000, compare_epochs=2,
              process_samples=10000, split_no_pooling_samples=1500,
              train_sizes=(5000, 15000, 30000, 55000), grid_sizes=(1, 2, 4), grid_samples=5000,
              effect_seeds=3, effect_samples=10000, effect_epochs=2,
-             stage=StageBudget(epochs=2, train_samples=4000, val_samples=500,
-                               test_samples=2000),
+             # the default profile's images per run (20,000 train, 2,000 validation, all
+             # 10,000 test), 2 of its 3 epochs: runs as long as the grid's, so start-up and
+             # logging weigh what they weigh in a real stage
+             stage=StageBudget(epochs=2, train_samples=20000, val_samples=2000,
+                               test_samples=10000),
              repro_grid="smoke", repro_stages=(),
-             expected={"round": 55, "last round": 155, "first repro": 75, "no-op repro": 3,
-                       "changed repro": 55, "A": 55, "B": 45, "C": 40})
+             expected={"round": 61, "last round": 156, "first repro": 70, "no-op repro": 2,
+                       "changed repro": 52, "A": 100, "B": 70, "C": 55})
 QUICK = Sizes(rounds=1, compare_samples=300, compare_epochs=1,
               flops_samples=dict.fromkeys(MODELS, 200), process_samples=200,
               split_no_pooling_samples=100, train_sizes=(200, 400), grid_sizes=(1, 2),
