@@ -12,7 +12,14 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
-from pipeline.grid.eta import STARTUP_S, Eta, duration_text, estimate, remaining_text
+from pipeline.grid.eta import (
+    STARTUP_S,
+    Eta,
+    duration_text,
+    estimate,
+    longest_first,
+    remaining_text,
+)
 from pipeline.grid.plan import plan_grid
 from pipeline.grid.throughput import TRAIN_PASSES, throughput_from_records
 from pipeline.model.shapes import count_flops
@@ -104,6 +111,19 @@ def test_jobs_divide_the_work_but_not_the_longest_run():
     assert Eta({}, 2, "nothing").seconds == 0.0
     assert eta.remaining({"a"}) == pytest.approx(10.0)
     assert eta.left_text({"b"}) == "eta 2 min" and eta.left_text({"a"}) == "eta 10 s"
+
+
+def test_parallel_jobs_take_the_longest_runs_first(project):
+    """Without an ETA the order is by FLOPs x images; with one, by its seconds."""
+    dense, baseline = spec_of({"arch": "dense", "dense_units": [128]}), spec_of(BASELINE)
+    no_pooling, longer = spec_of({**BASELINE, "pooling": "none"}), spec_of(BASELINE, epochs=30)
+    runs = plan_runs([dense, baseline, no_pooling, longer])
+    assert [run.spec for run in longest_first(project, runs)] == [
+        no_pooling, longer, baseline, dense]
+    seconds = {record_id(dense): 9, record_id(baseline): 1, record_id(no_pooling): 5,
+               record_id(longer): 3}
+    assert [run.spec for run in longest_first(project, runs, Eta(seconds, 2, "t"))] == [
+        dense, no_pooling, longer, baseline]
 
 
 def test_references_sharing_a_run_key_keep_their_own_estimate():

@@ -82,6 +82,17 @@ def remaining_text(project: Project, remaining: list[GridRun], jobs: int,
     return "eta after the first run"
 
 
+def longest_first(project: Project, runs: list[GridRun], eta: Eta | None = None) -> list[GridRun]:
+    """`runs` by expected seconds, longest first (the ETA's, else FLOPs x images), so that
+    parallel jobs finish together: a no-pooling cell (11x the baseline's FLOPs) claimed last
+    would train alone while the other jobs sit idle."""
+    if eta is not None and all(record_id(run.spec) in eta.per_run for run in runs):
+        return sorted(runs, key=lambda run: eta.per_run[record_id(run.spec)], reverse=True)
+    sizes = dataset_sizes(project)
+    return sorted(runs, key=lambda run: run_cost(run.spec, sizes[run.spec.dataset],
+                                                 count_flops(run.spec.model)), reverse=True)
+
+
 def duration_text(seconds: float) -> str:
     """`40 s`, `12 min`, `1 h 41 min`, `26 d 3 h`."""
     minutes, hours = seconds / 60, seconds / 3600

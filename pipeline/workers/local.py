@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 
 import pipeline
 from pipeline.config import Project
-from pipeline.grid.eta import Eta, remaining_text
+from pipeline.grid.eta import Eta, longest_first, remaining_text
 from pipeline.grid.plan import GridPlan
 from pipeline.process_group import stop_group
 from pipeline.progress import console, make_progress
@@ -93,7 +93,7 @@ class LocalJobs:
             stale.unlink(missing_ok=True)  # each call enqueues exactly the runs it was given
         url = f"{JOURNAL_PREFIX}{journal.resolve()}"
         study = open_grid_study(url, grid_study_name(plan.grid.name))
-        enqueue_cells(study, plan, runs)
+        enqueue_cells(study, plan, longest_first(self.project, runs, eta))  # jobs end together
         publish(study, plan, context, self.project.params.mlflow.log_models)
         processes = [self.start(url, study.study_name, number) for number in range(jobs)]
         by_key = {plan.key_of(run): run for run in runs}
