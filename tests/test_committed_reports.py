@@ -53,6 +53,7 @@ def test_every_committed_delta_recomputes_from_the_shipped_predictions(profile):
         pytest.skip(f"{folder.relative_to(REPO_ROOT)} has no committed evidence yet")
     records = [json.loads(line) for line in (folder / RECORDS_FILE).read_text().splitlines()]
     rows = pd.read_csv(folder.parent / "comparisons.csv")
+    grid_recipe = json.loads((folder.parent / "run.json").read_text())["run"]["recipe"]
     checked = 0
     for _, row in rows[rows["verdict"] != "no runs"].iterrows():
         with np.load(folder / f"{row['dataset']}.npz", allow_pickle=False) as arrays:
@@ -60,6 +61,7 @@ def test_every_committed_delta_recomputes_from_the_shipped_predictions(profile):
                 return {entry["record"]["seed"]: float(np.mean(
                     arrays[Path(entry["file"]).stem] == arrays["labels"]))
                     for entry in records if entry["record"]["status"] == "done"
+                    and entry["file"].endswith(f"-t{grid_recipe}.json")  # not a reference's
                     and entry["record"]["name"].startswith(f"{row['dataset']} {name} seed")}
 
             variant, baseline = accuracy(row["variant"]), accuracy(row["baseline"])

@@ -116,6 +116,9 @@ def test_queued_and_workspace_experiments(committed_repo):
         assert settings["seeds"] == "1-2"
         assert experiment["metrics"]["reports/metrics.json"]["mnist"]["baseline_test_accuracy"]
         assert "profiles" not in experiment["params"]
+    recipes = {experiment["metrics"]["reports/run.json"]["run"]["recipe"]
+               for experiment in experiments.values()}
+    assert len(recipes) == 2, recipes  # the learning rate is part of the grid runs' recipe tag
     header = run(["dvc", "exp", "show", "--csv"], repo, env).stdout.splitlines()[0]
     columns = next(csv.reader([header]))
     print(f"dvc exp show: {len(columns)} columns")

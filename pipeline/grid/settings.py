@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipeline.config import Project
 from pipeline.grid.expansion import grid_models
+from pipeline.runs.records import recipe_tag
 from pipeline.specs.grid import AdaptiveSeeds, GridSpec
 
 RUN_SETTINGS_FILE = "run.json"
@@ -25,7 +26,8 @@ def seeds_setting(grid: GridSpec) -> int | str:
 
 
 def run_settings(project: Project) -> dict[str, object]:
-    """Profile, grid, budget and seeds of the active profile, as they apply to every run."""
+    """Profile, grid, budget and seeds of the active profile, as they apply to every run;
+    `recipe` is the tag that ends the grid runs' record names (references have their own)."""
     grid = project.load_grid()
     recipe = project.params.training_recipe()
     return {"profile": project.params.profile, "grid": grid.name,
@@ -33,7 +35,7 @@ def run_settings(project: Project) -> dict[str, object]:
             "seeds": seeds_setting(grid), "epochs": recipe.epochs,
             "train_images": recipe.train_samples or "all",
             "val_images": recipe.val_samples or "all",
-            "test_images": recipe.test_samples or "all"}
+            "test_images": recipe.test_samples or "all", "recipe": recipe_tag(recipe)}
 
 
 def write_run_settings(project: Project) -> Path:
