@@ -86,3 +86,29 @@ def test_settle_needs_a_seed_list():
             "cnn": {"baseline": {"arch": "cnn", "filters": [4], "dense_units": [8]}}}
     with pytest.raises(ValidationError, match="`settle` adds seeds to a seed list"):
         GridSpec.model_validate(grid)
+
+
+def test_a_total_budget_takes_the_cheapest_comparisons_and_counts_shared_runs_once():
+    """Costs by hand: a baseline side shared by two comparisons is paid once, up to the
+    highest target; a comparison that would pass the total is skipped, cheaper ones still fit."""
+    from pipeline.grid.comparisons import Comparison
+    from pipeline.grid.replication import within_total
+    from pipeline.specs.model import ModelSpec
+
+    baseline = ModelSpec(arch="cnn", filters=(4, 8, 8), dense_units=(8,))
+    avg, none, small = (baseline.model_copy(update=change) for change in (
+        {"pooling": "avg"}, {"pooling": "none"}, {"filters": (2, 4, 4)}))
+    pairs = {name: Comparison("mnist", "factor", variant, baseline)
+             for name, variant in (("avg", avg), ("none", none), ("small", small))}
+    minutes = {("mnist", pair.variant_id): cost for pair, cost in
+               ((pairs["avg"], 1.0), (pairs["none"], 10.0), (pairs["small"], 0.5))}
+    minutes[("mnist", pairs["avg"].baseline_id)] = 1.0
+    affordable = {pairs["avg"]: (6, 3, 6.0), pairs["none"]: (5, 3, 22.0),
+                  pairs["small"]: (8, 3, 7.5)}
+    # avg: 3 more seeds x (1 + 1) = 6; small: 5 x 0.5 + the baseline's 2 more x 1 = 4.5 ->
+    # 10.5; none: 2 x 10 (its baseline seeds are paid already) -> 30.5
+    assert within_total(affordable, minutes, None) == {
+        pairs["avg"]: 6, pairs["small"]: 8, pairs["none"]: 5}
+    assert within_total(affordable, minutes, 30.0) == {pairs["avg"]: 6, pairs["small"]: 8}
+    assert within_total(affordable, minutes, 10.0) == {pairs["avg"]: 6}
+    assert within_total(affordable, minutes, 5.0) == {}

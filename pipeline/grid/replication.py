@@ -14,7 +14,8 @@ the looks).
 A grid with a seed list and `settle: {power, max_minutes}` looks once more instead: each
 comparison still undecided at its listed seeds whose seeds for that power at its observed
 Δ cost at most `max_minutes` of training (pipeline.evidence.settle, priced with the runs'
-measured times) gets those seeds, variant and baseline alike; two looks in all.
+measured times) gets those seeds, variant and baseline alike, cheapest first within
+`total_minutes` if the grid gives one; two looks in all.
 """
 
 from __future__ import annotations
@@ -156,15 +157,38 @@ def settle_targets(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
     tables = dataset_tables(results_dir, comparisons, training, seeds_of(grid, training, {}))
     verdicts = decide_tables(tables, settings)
     minutes = mean_minutes(results_dir, grid, training)
-    chosen = {}
+    affordable = {}
     for comparison, found in settle_all(tables, verdicts, settings, grid.settle.power).items():
         have, target = verdicts[comparison].seeds, found.seeds_at_delta
         pair = [minutes.get((comparison.dataset, identifier), float("inf"))
                 for identifier in (comparison.variant_id, comparison.baseline_id)]
         if target is not None and (target - have) * sum(pair) <= grid.settle.max_minutes:
-            chosen[comparison] = target
+            affordable[comparison] = (target, have, (target - have) * sum(pair))
     undecided = sum(found.verdict == UNDECIDED for found in verdicts.values())
-    return chosen, undecided
+    return within_total(affordable, minutes, grid.settle.total_minutes), undecided
+
+
+def within_total(affordable: dict[Comparison, tuple[int, int, float]],
+                 minutes: dict[tuple[str, str], float], total: float | None
+                 ) -> dict[Comparison, int]:
+    """The cheapest comparisons first (`affordable`: target seeds, seeds now, minutes), each
+    at its target, while the added minutes stay within `total`; a side shared with one
+    already chosen (a baseline) is paid once, up to the highest target."""
+    chosen: dict[Comparison, int] = {}
+    seeds: dict[tuple[str, str], int] = {}
+    spent = 0.0
+    for comparison, (target, have, _) in sorted(affordable.items(),
+                                                key=lambda item: item[1][2]):
+        sides = [(comparison.dataset, identifier)
+                 for identifier in (comparison.variant_id, comparison.baseline_id)]
+        extra = sum(max(0, target - seeds.get(side, have)) * minutes[side] for side in sides)
+        if total is not None and spent + extra > total:
+            continue
+        spent += extra
+        chosen[comparison] = target
+        for side in sides:
+            seeds[side] = max(seeds.get(side, 0), target)
+    return chosen
 
 
 def settle_look(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
@@ -183,7 +207,7 @@ def settle_look(grid: GridSpec, training: TrainingRecipe, results_dir: Path,
     outcome = Replication(extra, [{"seed": "settle", "undecided": undecided,
                                    "runs_added": added}],
                           f"settle: {len(chosen)} of {undecided} undecided comparison(s) "
-                          f"within {grid.settle.max_minutes:g} min each")
+                          f"within {grid.settle.max_minutes:g} min each{grid.settle.total_text}")
     if not all_finished(results_dir, grid, training, extra):
         outcome.stopped += "; their runs not all trained yet"
     return outcome

@@ -51,7 +51,8 @@ def seeds_text(grid: GridSpec) -> str:
     if grid.settle is not None:
         return (f"{grid.seeds}, then, where a comparison is still undecided, the seeds that "
                 f"give it {grid.settle.power:.0%} power at its observed Δ if they cost at "
-                f"most {grid.settle.max_minutes:g} min of training (one more look)")
+                f"most {grid.settle.max_minutes:g} min of training{grid.settle.total_text}, "
+                f"cheapest first (one more look)")
     return f"{grid.seeds}"
 
 

@@ -98,12 +98,20 @@ class AdaptiveSeeds(Strict):
 class SettleSeeds(Strict):
     """One more look for a grid with a fixed seed list: every comparison still undecided
     whose seeds for `power` at its observed Δ (pipeline.evidence.settle) cost at most
-    `max_minutes` of training gets those seeds on both sides; the verdicts then test at
-    alpha / 2 (two looks)."""
+    `max_minutes` of training gets those seeds on both sides, cheapest first while the look
+    stays within `total_minutes` (if given); the verdicts then test at alpha / 2 (two looks)."""
 
     power: float = Field(default=0.8, gt=0.0, lt=1.0)
     max_minutes: float = Field(gt=0.0, description="training time one comparison may add "
                                                    "(its extra runs at their measured times)")
+    total_minutes: float | None = Field(default=None, gt=0.0, description=(
+        "training time the whole look may add (run minutes summed): the cheapest comparisons "
+        "first, runs shared with one already chosen (a baseline's seeds) counted once"))
+
+    @property
+    def total_text(self) -> str:
+        """`, 60 min in all` for the report and the look's summary; empty without a total."""
+        return "" if self.total_minutes is None else f", {self.total_minutes:g} min in all"
 
 
 class Controls(Strict):
