@@ -9,13 +9,15 @@ import os
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from pipeline.bench.children import child_environment
 from pipeline.bench.machine import Machine, flop_per_cycle
 from pipeline.bench.overhead import GAP_S, Overhead, busy_spans, from_records, most_at_once
-from pipeline.bench.scaling_document import exponent
+from pipeline.bench.scaling_document import effect_rows, exponent
 from pipeline.training.threads import ENVIRONMENT
 from tests.conftest import REPO_ROOT
 
@@ -115,3 +117,30 @@ def test_quick_bench_writes_every_section(project, tmp_path):
     assert re.search(r"- A / B = \*\*\d+\.\d\d\*\*: goal >= 1\.4, (met|not met)\.", text)
     assert "GPU path untested: no GPU on this machine" in text or "TensorFlow sees" in text
     assert re.search(r"share of the float32 peak: \*\*\d+% \(goal 65%: (met|not met)\)", text)
+
+
+def _precision_runs(flips: int, seeds: int = 3, images: int = 10_000) -> dict:
+    """float32 runs, and low-precision runs whose prediction changes on about `flips` random
+    images a seed, as many right-to-wrong as wrong-to-right on average: Δ near 0, its
+    interval growing with `flips`."""
+    generator = np.random.default_rng(0)
+    runs = {"float32": [], "mixed_bfloat16": []}
+    for _ in range(seeds):
+        correct = generator.random(images) < 0.9
+        rate = np.where(correct, flips / 2 / correct.sum(), flips / 2 / (~correct).sum())
+        changed = correct ^ (generator.random(images) < rate)
+        for name, values in (("float32", correct), ("mixed_bfloat16", changed)):
+            runs[name].append({"correct": values, "accuracy": float(values.mean()),
+                               "samples_per_s": 1000.0})
+    return runs
+
+
+@pytest.mark.parametrize(("flips", "expected"), [(10, "equivalent"), (400, "undecided")])
+def test_precision_verdict_reads_the_equivalence_margin(flips, expected):
+    """400 changed predictions a seed give an interval wider than ±0.002 around Δ 0, whose
+    large p-value once stood in for the margin and made it "equivalent"."""
+    found = SimpleNamespace(effect={"mnist": _precision_runs(flips)}, low="mixed_bfloat16")
+    (row,) = effect_rows(found, smallest_effect=0.002, alpha=0.05)
+    low, high = (float(value) for value in re.findall(r"[-+]\d\.\d+", row[4])[1:])
+    assert row[5] == expected
+    assert (expected == "equivalent") == (abs(low) < 0.002 and abs(high) < 0.002)

@@ -44,7 +44,7 @@ def effect_rows(found: Measurements, smallest_effect: float, alpha: float) -> li
         interval = paired_interval(table)
         speed = median(r["samples_per_s"] for r in low) / median(
             r["samples_per_s"] for r in base)
-        call = verdict(interval, interval.p_value, smallest_effect, alpha)
+        call = verdict(interval, smallest_effect, alpha=alpha)
         rows.append([dataset, len(base), f"{np.mean([r['accuracy'] for r in base]):.4f}",
                      f"{np.mean([r['accuracy'] for r in low]):.4f}",
                      interval_cell(interval.delta, interval.low, interval.high), call,

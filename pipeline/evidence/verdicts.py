@@ -59,6 +59,7 @@ def adjusted_level(alpha: float, looks: int = 1, family: int = 1) -> float:
 def verdict(
     interval: Interval,
     smallest_effect: float,
+    *,
     alpha: float = 0.05,
     looks: int = 1,
     family: int = 1,
@@ -94,7 +95,8 @@ def decide_all(
         decided[key] = Verdict(
             **_interval_fields(intervals[key]),
             p_adjusted=p_adjusted,
-            verdict=verdict(intervals[key], smallest_effect, alpha, looks, family),
+            verdict=verdict(intervals[key], smallest_effect, alpha=alpha, looks=looks,
+                            family=family),
             adjusted_level=level,
             adjusted_low=wide.low,
             adjusted_high=wide.high,

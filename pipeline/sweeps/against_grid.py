@@ -98,7 +98,7 @@ def against_grid_lines(project: Project, study: optuna.Study, dataset: str) -> l
                                    grid.correct[seed][None, :])
     interval = paired_interval(table, pool=grid_pool(project, dataset))
     evidence = project.params.evidence
-    found = verdict(interval, evidence.smallest_effect, evidence.alpha)
+    found = verdict(interval, evidence.smallest_effect, alpha=evidence.alpha)
     return [f"Against the grid: sweep best − grid best `{grid.variant}` ({grid.mean:.4f} mean "
             f"over {len(grid.correct)} seeds), paired on the same {table.images} test images "
             f"and seed {seed}, seed variance pooled from the grid's comparisons: Δ "
