@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import yaml
 
@@ -48,6 +50,8 @@ def test_open_comparisons_get_a_floor_seeds_and_a_priced_plan(project, capsys):
     assert settle.seeds_at_delta > 3 and settle.seeds_at_smallest is None  # over 200 seeds
     assert "cannot be shown on this test set" in floor_text(settle, settle.equivalence_floor)
     assert "cannot" not in floor_text(settle, 2 * settle.equivalence_floor)
+    unmeasured = floor_text(replace(settle, floor=0.0, equivalence_floor=0.0), 0.002)
+    assert unmeasured.startswith("±0.0000: not measured") and "cannot" not in unmeasured
     section = "\n".join(settle_section(data))
     assert "## What would settle the open comparisons" in section
     assert "mnist: one run variance for all 3 models" in section

@@ -67,6 +67,9 @@ def cost_text(settling: Settling, comparison: Comparison, seeds: int | None) -> 
 
 def floor_text(settle: Settle, smallest_effect: float) -> str:
     text = f"±{settle.floor:.4f}"
+    if settle.floor == 0:  # the image variance component was estimated at or below 0
+        return (f"{text}: not measured (the test images' part of the variance is not "
+                f"distinguishable from run-to-run noise at these seeds)")
     if smallest_effect <= settle.equivalence_floor:
         text += (f"; smallest_effect {smallest_effect:g} lies below the equivalence floor "
                  f"±{settle.equivalence_floor:.4f}: equivalence cannot be shown on this "
