@@ -138,7 +138,8 @@ def show_plan(project, arguments) -> None:
 
     plan = plan_grid(project)
     jobs = job_count(arguments.jobs or project.params.jobs)
-    for shown in plan_view(plan, estimate(project, plan.pending, jobs), arguments.all):
+    eta = estimate(project, plan.pending, jobs, calibrate_outside=True)
+    for shown in plan_view(plan, eta, arguments.all):
         console.print(shown, highlight=False)
 
 

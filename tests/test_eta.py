@@ -206,3 +206,23 @@ def test_the_progress_eta_follows_the_records_as_they_accrue(project):
     measured = estimate(project, runs[1:], 1, throughput_from_records(project))
     assert remaining_text(project, runs[1:], 1, first) == \
         f"eta {duration_text(measured.remaining(set()))}"
+
+
+def test_networks_far_outside_the_records_are_calibrated(project):
+    """Records of the no-pooling CNN alone, at an impossible rate: extrapolated, the baseline
+    would be priced at that rate; the printed ETA calibrates it with real Keras instead."""
+    large = spec_of({**BASELINE, "pooling": "none"})
+    write_measured(project, large, samples_per_s=50_000.0, overhead_s=1.0)
+    throughput = throughput_from_records(project)
+    runs = [run for run in plan_grid(project).pending if run.spec.model.arch == "cnn"]
+    assert runs and not any(throughput.covers(run.spec.model, count_flops(run.spec.model))
+                            for run in runs)
+    assert throughput.covers(large.model, 1.5 * count_flops(large.model))
+    extrapolated = estimate(project, runs, 1, throughput)
+    calibrated = estimate(project, runs, 1, throughput, calibrate_outside=True)
+    assert extrapolated.source == "from 1 stored record(s)"
+    assert calibrated.source.startswith("from 1 stored record(s) and calibrated on ")
+    def training_s(eta: Eta) -> float:  # the runs' seconds beyond the records' overhead
+        return sum(seconds - throughput.overhead_s for seconds in eta.per_run.values())
+
+    assert training_s(calibrated) > 3 * training_s(extrapolated) > 0

@@ -4,6 +4,8 @@ Seconds per run = overhead + cost / FLOP/s (pipeline.grid.throughput). The FLOP/
 stored records of networks of the same architecture and FLOPs, else interpolated (in log
 FLOPs) between them; with no records, from a few seconds of training on a tiny slice
 (pipeline.grid.calibration), or, when even a pessimistic rate fits the budget, not at all.
+The printed ETA also calibrates the networks far outside the records' FLOPs (a grid whose
+no-pooling runs finished first would otherwise price the baseline at their rate).
 """
 
 from __future__ import annotations
@@ -106,8 +108,9 @@ def duration_text(seconds: float) -> str:
 
 
 def estimate(project: Project, runs: list[GridRun], jobs: int = 1,
-             throughput: Throughput | None = None) -> Eta:
-    """Expected wall time of `runs` with `jobs` processes; calibrates when no record exists."""
+             throughput: Throughput | None = None, calibrate_outside: bool = False) -> Eta:
+    """Expected wall time of `runs` with `jobs` processes; calibrates when no record exists,
+    and with `calibrate_outside` also the networks the records' FLOPs do not cover."""
     if not runs:
         return Eta({}, jobs, "nothing to measure")
     sizes = dataset_sizes(project)
@@ -116,6 +119,9 @@ def estimate(project: Project, runs: list[GridRun], jobs: int = 1,
         throughput = throughput_from_records(project)
     if throughput is None:
         throughput = calibrate(list(flops), flops)
+    elif calibrate_outside and (outside := [model for model, size in flops.items()
+                                            if not throughput.covers(model, size)]):
+        throughput = throughput.joined(calibrate(outside, flops))
     rates = {model: throughput.rate(model, size) for model, size in flops.items()}
     per_run = {record_id(run.spec): throughput.overhead_s + run_cost(
         run.spec, sizes[run.spec.dataset], flops[run.spec.model]) / rates[run.spec.model]
@@ -149,7 +155,7 @@ def guard_training(project: Project, runs: list[GridRun], jobs: int = 1,
         if bound.seconds <= CALIBRATE_ABOVE_S:
             console.print(bound.line(), highlight=False)
             return None
-    eta = estimate(project, runs, jobs, throughput)
+    eta = estimate(project, runs, jobs, throughput, calibrate_outside=True)
     console.print(eta.line(), highlight=False)
     if not force:
         where = (f"--max-hours {max_hours:g}" if max_hours is not None else

@@ -26,6 +26,10 @@ from pipeline.specs.run import RunSpec
 TRAIN_PASSES = 3  # forward + backward of a training step, in forward passes
 DEFAULT_OVERHEAD_S = 3.0  # test pass, model build and MLflow logging, before a record says
 CALIBRATION_S = 1.5  # seconds of timed training per calibrated network
+# Stored records are interpolated, not extrapolated: a network whose FLOPs lie more than
+# this factor outside its architecture's measured ones is calibrated (FLOP/s fall steeply for
+# small networks: the baseline CNN reaches a third of the no-pooling one's rate).
+EXTRAPOLATE = 2.0
 # FLOP/s far below any network measured on the 2-core CPU (Dense 128: 12 GFLOP/s): a grid
 # whose ETA fits the budget even at this rate trains without waiting for a calibration.
 PESSIMISTIC = 1e9
@@ -38,6 +42,17 @@ class Throughput:
     points: dict[str, list[tuple[float, float]]]  # arch -> [(forward flops, FLOP/s)]
     overhead_s: float
     source: str
+
+    def covers(self, model: ModelSpec, flops: float) -> bool:
+        """Whether `model`'s FLOPs lie within EXTRAPOLATE of its architecture's points."""
+        sizes = [size for size, _ in self.points.get(model.arch, [])]
+        return bool(sizes) and min(sizes) / EXTRAPOLATE <= flops <= max(sizes) * EXTRAPOLATE
+
+    def joined(self, other: Throughput) -> Throughput:
+        """These points and `other`'s, this overhead, both sources named."""
+        points = {arch: [*self.points.get(arch, []), *other.points.get(arch, [])]
+                  for arch in {*self.points, *other.points}}
+        return Throughput(points, self.overhead_s, f"{self.source} and {other.source}")
 
     def rate(self, model: ModelSpec, flops: float) -> float:
         """FLOP/s for `model`: its arch's points interpolated in log FLOPs (any arch if none)."""
