@@ -44,6 +44,17 @@ def test_committed_report_rebuilds_from_its_evidence(profile, tmp_path, monkeypa
         assert (evidence_dir(copy) / path.name).read_bytes() == path.read_bytes(), path.name
 
 
+def decided_comparisons(folder: Path) -> pd.DataFrame:
+    """The rows of a committed report's comparisons.csv that have runs; skips, naming the
+    report, while a study in progress has none yet."""
+    rows = pd.read_csv(folder / "comparisons.csv")
+    rows = rows[rows["verdict"] != "no runs"]
+    if rows.empty:
+        pytest.skip(f"{folder.relative_to(REPO_ROOT)} has no verdict yet (a study in "
+                    f"progress: its RUN.md)")
+    return rows
+
+
 @pytest.mark.parametrize("profile", sorted(COMMITTED))
 def test_every_committed_delta_recomputes_from_the_shipped_predictions(profile):
     """docs/evidence.md's recipe, plain NumPy: per seed both sides share, the variant's
@@ -52,13 +63,10 @@ def test_every_committed_delta_recomputes_from_the_shipped_predictions(profile):
     if not (folder / RECORDS_FILE).is_file():
         pytest.skip(f"{folder.relative_to(REPO_ROOT)} has no committed evidence yet")
     records = [json.loads(line) for line in (folder / RECORDS_FILE).read_text().splitlines()]
-    rows = pd.read_csv(folder.parent / "comparisons.csv")
+    rows = decided_comparisons(folder.parent)
     grid_recipe = json.loads((folder.parent / "run.json").read_text())["run"]["recipe"]
-    if (rows["verdict"] == "no runs").all():
-        pytest.skip(f"{folder.parent.relative_to(REPO_ROOT)} has no verdict yet (a study in "
-                    f"progress: its RUN.md)")
     checked = 0
-    for _, row in rows[rows["verdict"] != "no runs"].iterrows():
+    for _, row in rows.iterrows():
         with np.load(folder / f"{row['dataset']}.npz", allow_pickle=False) as arrays:
             def accuracy(name: str, arrays=arrays, row=row) -> dict[int, float]:
                 return {entry["record"]["seed"]: float(np.mean(
@@ -73,20 +81,15 @@ def test_every_committed_delta_recomputes_from_the_shipped_predictions(profile):
         delta = np.mean([variant[seed] - baseline[seed] for seed in seeds])
         assert delta == pytest.approx(row["delta"], abs=1e-6), (row["dataset"], row["variant"])
         checked += 1
-    assert checked == (rows["verdict"] != "no runs").sum() > 0
+    assert checked == len(rows) > 0
 
 
 @pytest.mark.parametrize("profile", sorted(COMMITTED))
 def test_no_committed_verdict_contradicts_its_adjusted_interval(profile):
     """`better` exactly when the adjusted interval lies above 0, `worse` below, and an
     undecided or equivalent comparison's adjusted interval holds 0."""
-    path = REPO_ROOT / COMMITTED[profile] / "comparisons.csv"
-    rows = pd.read_csv(path)
-    rows = rows[rows["verdict"] != "no runs"]
-    if rows.empty:
-        pytest.skip(f"{path.parent.relative_to(REPO_ROOT)} has no verdict yet (a study in "
-                    f"progress: its RUN.md)")
+    folder = REPO_ROOT / COMMITTED[profile]
+    rows = decided_comparisons(folder)
     above, below = rows["adj_low"] > 0, rows["adj_high"] < 0
-    assert (above == (rows["verdict"] == "better")).all(), path
-    assert (below == (rows["verdict"] == "worse")).all(), path
-    assert len(rows) > 0
+    assert (above == (rows["verdict"] == "better")).all(), folder
+    assert (below == (rows["verdict"] == "worse")).all(), folder

@@ -222,7 +222,6 @@ def test_networks_far_outside_the_records_are_calibrated(project):
     calibrated = estimate(project, runs, 1, throughput, calibrate_outside=True)
     assert extrapolated.source == "from 1 stored record(s)"
     assert calibrated.source.startswith("from 1 stored record(s) and calibrated on ")
-    def training_s(eta: Eta) -> float:  # the runs' seconds beyond the records' overhead
-        return sum(seconds - throughput.overhead_s for seconds in eta.per_run.values())
-
-    assert training_s(calibrated) > 3 * training_s(extrapolated) > 0
+    training_s = {name: sum(seconds - throughput.overhead_s for seconds in eta.per_run.values())
+                  for name, eta in (("calibrated", calibrated), ("extrapolated", extrapolated))}
+    assert training_s["calibrated"] > 3 * training_s["extrapolated"] > 0
