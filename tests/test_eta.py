@@ -144,13 +144,11 @@ def big_project(tmp_path, synthetic_data_dir):
 def test_a_48000_cell_grid_is_summarised_and_refused(tmp_path, synthetic_data_dir, capsys):
     project = big_project(tmp_path, synthetic_data_dir)
     params = ["--params", str(project.params_path)]
-    started = time.perf_counter()
     assert main([*params, "plan"]) == 0
-    plan_seconds = time.perf_counter() - started
     shown = capsys.readouterr().err
     assert "grid big: 48,000 runs:" in shown and "summary (48,000 runs; --all lists each)" in shown
     assert len(shown.splitlines()) < 30, "a summary, not one row per run"
-    assert plan_seconds < 30, f"plan took {plan_seconds:.1f} s"
+    assert "calibrated on 3 network(s)" in " ".join(shown.split())
 
     assert main([*params, "train"]) == 2
     refusal = " ".join(capsys.readouterr().err.split())
