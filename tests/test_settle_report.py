@@ -52,6 +52,7 @@ def test_open_comparisons_get_a_floor_seeds_and_a_priced_plan(project, capsys):
     assert "cannot" not in floor_text(settle, 2 * settle.equivalence_floor)
     unmeasured = floor_text(replace(settle, floor=0.0, equivalence_floor=0.0), 0.002)
     assert unmeasured.startswith("±0.0000: not measured") and "cannot" not in unmeasured
+    assert floor_text(replace(settle, floor=0.00004), 0.002).startswith("under ±0.0001")
     section = "\n".join(settle_section(data))
     assert "## What would settle the open comparisons" in section
     assert "mnist: one run variance for all 3 models" in section

@@ -66,7 +66,8 @@ def cost_text(settling: Settling, comparison: Comparison, seeds: int | None) -> 
 
 
 def floor_text(settle: Settle, smallest_effect: float) -> str:
-    text = f"±{settle.floor:.4f}"
+    shown = round(settle.floor, 4)
+    text = f"±{shown:.4f}" if shown or settle.floor == 0 else "under ±0.0001"
     if settle.floor == 0:  # the image variance component was estimated at or below 0
         return (f"{text}: not measured (the test images' part of the variance is not "
                 f"distinguishable from run-to-run noise at these seeds)")
