@@ -186,10 +186,11 @@ def test_calibration_without_records_predicts_the_tiny_grid(project, capsys):
     assert main(["--params", str(project.params_path), "train", "--in-process"]) == 0
     wall = time.perf_counter() - started
     assert "5 run(s) to train, expected" in capsys.readouterr().err
-    assert 0.2 * wall < eta.seconds < 5 * wall, (eta.seconds, wall)
+    # this process imported TensorFlow already: compare the runs, not the stage's start-up
+    assert 0.2 * wall < eta.remaining(set()) < 5 * wall, (eta.remaining(set()), wall)
     measured = estimate(project, pending, throughput=throughput_from_records(project))
     assert measured.source == "from 5 stored record(s)"
-    assert 0.5 * wall < measured.seconds < 2 * wall, (measured.seconds, wall)
+    assert 0.5 * wall < measured.remaining(set()) < 2 * wall, (measured.remaining(set()), wall)
 
 
 def test_the_progress_eta_follows_the_records_as_they_accrue(project):
