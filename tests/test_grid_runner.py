@@ -13,9 +13,11 @@ import pytest
 import yaml
 
 from pipeline.config import load_project
+from pipeline.grid import executor
+from pipeline.grid.executor import InProcess
 from pipeline.grid.plan import plan_grid
 from pipeline.grid.stage import run_grid
-from pipeline.runs.records import DONE, INFEASIBLE, read_record
+from pipeline.runs.records import DONE, INFEASIBLE, read_record, write_record
 from tests.conftest import REPO_ROOT
 
 
@@ -137,6 +139,35 @@ def test_killed_train_stage_resumes_with_unfinished_runs_only(project):
     finished = [run for run in children if run.info.status == "FINISHED"]
     keys = [run.data.tags["run_key"] for run in finished]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 5
+
+
+@pytest.mark.slow
+def test_an_interrupt_while_a_run_is_kept_lands_its_record_and_run_first(project, monkeypatch):
+    """Ctrl-C arriving as the first finished run's record is written: the record and the
+    FINISHED MLflow run both land before the stage stops, so the resume trains it only once."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    kept = []
+
+    def interrupted_while_writing(path, record):
+        if not kept:
+            kept.append(path)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the signal arrives here, inside the write
+        write_record(path, record)
+
+    monkeypatch.setattr(executor, "write_record", interrupted_while_writing)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_grid(project, InProcess(project))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    monkeypatch.undo()
+    assert read_record(kept[0])["status"] == DONE
+    assert [run.info.status for run in child_runs(project)[0]] == ["FINISHED"]
+    assert len(run_grid(project).trained) == 4
+    keys = [run.data.tags["run_key"] for run in child_runs(project)[0]
+            if run.info.status == "FINISHED"]
+    assert len(keys) == len(set(keys)) == 5
 
 
 @pytest.mark.slow

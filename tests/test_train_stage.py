@@ -150,6 +150,10 @@ def running_children(client) -> list:
                               "tags.kind = 'child' and attributes.status = 'RUNNING'")
 
 
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_every_job_and_closes_their_runs(tmp_path, synthetic_data_dir):
     import psutil
@@ -160,8 +164,9 @@ def test_ctrl_c_stops_every_job_and_closes_their_runs(tmp_path, synthetic_data_d
     command = [sys.executable, "-m", "pipeline", "--params", str(project.params_path), "train",
                "--jobs", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    # as from a terminal: a shell's background job (CI run with `&`) inherits SIGINT ignored
     stage = subprocess.Popen(command, cwd=project.root, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+                             stderr=subprocess.DEVNULL, preexec_fn=default_sigint)
     journal = project.root / "results" / "jobs" / "journal.log"
     deadline, workers = time.time() + 300, set()
     while len(workers) < 2 and time.time() < deadline:

@@ -56,8 +56,9 @@ class InProcess:
                 if splits is None or splits.name != run.spec.dataset:
                     splits = load_prepared(self.project.prepared_dir, run.spec.dataset)
                 shown = epoch_callback(progress, task, run.spec.name, run.spec.training.epochs)
-                record = execute_run(run.spec, splits, context,
-                                     RunOptions(log_model=log_model, callbacks=(shown,)))
-                write_record(record_path(plan.results_dir, run.spec), record)
+                path = record_path(plan.results_dir, run.spec)
+                execute_run(run.spec, splits, context, RunOptions(
+                    log_model=log_model, callbacks=(shown,),
+                    keep=lambda record, path=path: write_record(path, record)))
                 progress.advance(task)
 

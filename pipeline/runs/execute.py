@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from pipeline.data.prepared import Splits
+from pipeline.runs.interrupts import interrupts_held
 from pipeline.runs.records import DONE, EVIDENCE, FAILED, base_record, cache_key
 from pipeline.runs.tracking import Tracker
 from pipeline.specs.run import RunSpec
@@ -38,13 +39,15 @@ class RunContext:
 @dataclass(frozen=True)
 class RunOptions:
     """How a run trains. `stop_exceptions` (pruning) end the MLflow run as KILLED and
-    propagate; `on_start(run_id)` is called once the MLflow run exists."""
+    propagate; `on_start(run_id)` is called once the MLflow run exists; `keep(record)` stores
+    the finished or failed record before its MLflow run is closed (pipeline.runs.interrupts)."""
 
     log_model: bool = True
     evaluate_test: bool = True
     callbacks: tuple = ()
     stop_exceptions: tuple[type, ...] = ()
     on_start: Callable[[str], None] | None = None
+    keep: Callable[[dict], None] | None = None
 
 
 def execute_run(spec: RunSpec, splits: Splits, context: RunContext,
@@ -84,12 +87,22 @@ def execute_run(spec: RunSpec, splits: Splits, context: RunContext,
         if store_locked(error):
             raise  # the store's fault, not the run's: no failed record; it trains again
         reason = f"{type(error).__name__}: {error}"
-        tracker.close_child("FAILED", {"status": FAILED, "failure_reason": reason[:4000]})
         record.update(status=FAILED, reason=reason, finished_at=time.time())
-        return record
-    tracker.close_child("FINISHED", {"status": DONE})
+        return finish(record, context, options,
+                      ("FAILED", {"status": FAILED, "failure_reason": reason[:4000]}))
     record.update(status=DONE, reason=None, metrics=outcome.metrics, history=outcome.history,
                   started_at=started, finished_at=time.time())
     if outcome.predictions is not None:
         record[EVIDENCE] = {"predicted": outcome.predictions, "labels": outcome.labels}
+    return finish(record, context, options, ("FINISHED", {"status": DONE}))
+
+
+def finish(record: dict, context: RunContext, options: RunOptions,
+           closing: tuple[str, dict[str, str]]) -> dict:
+    """Keep the record, then close its MLflow run (status, tags), interrupts held back in
+    between: an interrupted stage never leaves a closed run whose record is missing."""
+    with interrupts_held():
+        if options.keep is not None:
+            options.keep(record)
+        context.tracker.close_child(*closing)
     return record

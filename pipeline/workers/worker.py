@@ -180,8 +180,9 @@ def work(study: optuna.Study, project: Project, settings: WorkerSettings,
         console.print(f"{progress_label}: trial {trial.number} {spec.name}")
         splits = data.get(spec.dataset) or data.setdefault(
             spec.dataset, load_checked(project, study, spec.dataset))
-        record = train_cell(study, trial, spec, splits, tracker, code_version, worker, settings)
-        write_record(record_path(project.results_dir, spec), record)
+        path = record_path(project.results_dir, spec)
+        record = train_cell(study, trial, spec, splits, tracker, code_version, worker, settings,
+                            keep=lambda kept, path=path: write_record(path, kept))
         if record["status"] == DONE:
             study.tell(trial.number, record["history"]["val_accuracy"][-1])
             outcome.trained.append(spec.run_key)
@@ -203,8 +204,10 @@ def load_checked(project: Project, study: optuna.Study, dataset: str) -> Splits:
 
 
 def train_cell(study: optuna.Study, trial: FrozenTrial, spec: RunSpec, splits: Splits, tracker,
-               code_version: str, worker: str, settings: WorkerSettings) -> dict:
-    """Train one claimed cell under a heartbeat; store its record on the trial."""
+               code_version: str, worker: str, settings: WorkerSettings,
+               keep=None) -> dict:
+    """Train one claimed cell under a heartbeat; `keep` its record (into results/runs), then
+    store it on the trial, both before its MLflow run is closed."""
     from pipeline.runs.execute import RunContext, RunOptions, execute_run
 
     attrs = study.user_attrs
@@ -215,15 +218,18 @@ def train_cell(study: optuna.Study, trial: FrozenTrial, spec: RunSpec, splits: S
     def remember(run_id: str) -> None:
         set_system_attr(study, trial, RUN_ID_ATTR, run_id)
 
+    def store(record: dict) -> None:
+        record["worker"] = worker
+        if keep is not None:
+            keep(record)
+        stored = {key: value for key, value in record.items() if key != EVIDENCE}
+        set_user_attr(study, trial, "record", json.dumps(stored))
+        if EVIDENCE in record:
+            set_user_attr(study, trial, "evidence", encode_evidence(record[EVIDENCE]))
+
     with Heartbeat(study, trial, settings.heartbeat_s):
-        record = execute_run(spec, splits, context,
-                             RunOptions(log_model=attrs.get("log_models", True),
-                                        on_start=remember))
-    record["worker"] = worker
-    stored = {key: value for key, value in record.items() if key != EVIDENCE}
-    set_user_attr(study, trial, "record", json.dumps(stored))
-    if EVIDENCE in record:
-        set_user_attr(study, trial, "evidence", encode_evidence(record[EVIDENCE]))
-    return record
+        return execute_run(spec, splits, context,
+                           RunOptions(log_model=attrs.get("log_models", True),
+                                      on_start=remember, keep=store))
 
 
