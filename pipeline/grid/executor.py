@@ -4,6 +4,7 @@ pipeline.workers: through a shared Optuna study (`StudyExecutor`) or N local job
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from pipeline.config import Project
@@ -56,9 +57,8 @@ class InProcess:
                 if splits is None or splits.name != run.spec.dataset:
                     splits = load_prepared(self.project.prepared_dir, run.spec.dataset)
                 shown = epoch_callback(progress, task, run.spec.name, run.spec.training.epochs)
-                path = record_path(plan.results_dir, run.spec)
                 execute_run(run.spec, splits, context, RunOptions(
                     log_model=log_model, callbacks=(shown,),
-                    keep=lambda record, path=path: write_record(path, record)))
+                    keep=partial(write_record, record_path(plan.results_dir, run.spec))))
                 progress.advance(task)
 

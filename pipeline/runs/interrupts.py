@@ -23,7 +23,7 @@ def interrupts_held() -> Iterator[None]:
         yield
         return
     arrived: list[int] = []
-    previous = {number: signal.signal(number, lambda number, frame: arrived.append(number))
+    previous = {number: signal.signal(number, lambda signum, frame: arrived.append(signum))
                 for number in HELD}
     try:
         yield

@@ -10,6 +10,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -180,9 +181,8 @@ def work(study: optuna.Study, project: Project, settings: WorkerSettings,
         console.print(f"{progress_label}: trial {trial.number} {spec.name}")
         splits = data.get(spec.dataset) or data.setdefault(
             spec.dataset, load_checked(project, study, spec.dataset))
-        path = record_path(project.results_dir, spec)
         record = train_cell(study, trial, spec, splits, tracker, code_version, worker, settings,
-                            keep=lambda kept, path=path: write_record(path, kept))
+                            record_path(project.results_dir, spec))
         if record["status"] == DONE:
             study.tell(trial.number, record["history"]["val_accuracy"][-1])
             outcome.trained.append(spec.run_key)
@@ -205,9 +205,9 @@ def load_checked(project: Project, study: optuna.Study, dataset: str) -> Splits:
 
 def train_cell(study: optuna.Study, trial: FrozenTrial, spec: RunSpec, splits: Splits, tracker,
                code_version: str, worker: str, settings: WorkerSettings,
-               keep=None) -> dict:
-    """Train one claimed cell under a heartbeat; `keep` its record (into results/runs), then
-    store it on the trial, both before its MLflow run is closed."""
+               record_file: Path) -> dict:
+    """Train one claimed cell under a heartbeat; write its record to `record_file`, then store
+    it on the trial, both before its MLflow run is closed."""
     from pipeline.runs.execute import RunContext, RunOptions, execute_run
 
     attrs = study.user_attrs
@@ -220,8 +220,7 @@ def train_cell(study: optuna.Study, trial: FrozenTrial, spec: RunSpec, splits: S
 
     def store(record: dict) -> None:
         record["worker"] = worker
-        if keep is not None:
-            keep(record)
+        write_record(record_file, record)
         stored = {key: value for key, value in record.items() if key != EVIDENCE}
         set_user_attr(study, trial, "record", json.dumps(stored))
         if EVIDENCE in record:
