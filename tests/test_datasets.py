@@ -1,15 +1,19 @@
 """Data: IDX checks, digests, where the lab looks, and the stratified validation split."""
 
 import gzip
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pipeline.config import load_project
 from pipeline.data import idx
+from pipeline.data.prepare import prepare_all
 from pipeline.data.prepared import load_prepared, save, split
 from pipeline.data.sampling import stratified_indices
 from pipeline.data.sources import KNOWN_SHA256, DataNotFoundError, locate, read_folder
-from tests.conftest import require_shared_datasets, write_synthetic_dataset
+from tests.conftest import require_shared_datasets, write_project, write_synthetic_dataset
 
 
 def test_synthetic_folder_reads_and_splits(tmp_path):
@@ -28,6 +32,27 @@ def test_prepared_file_round_trip_without_pickle(tmp_path):
     loaded = load_prepared(tmp_path / "prepared", "mnist")
     assert loaded.digest == splits.digest
     assert np.array_equal(loaded.x_train, splits.x_train)
+
+
+def test_two_clones_beside_one_data_folder_prepare_byte_identical_files(tmp_path,
+                                                                        synthetic_data_dir):
+    """The documented layout (a clone beside `shared/`): the prepared files name their
+    source relative to the project, so every clone prepares the same bytes and `dvc repro`
+    on a fresh clone reproduces the committed dvc.lock; a folder further away is named
+    as it is."""
+    prepared = {}
+    for clone in ("one", "two"):
+        shared = tmp_path / clone / "shared"
+        shutil.copytree(synthetic_data_dir, shared)
+        project = load_project(write_project(tmp_path / clone / "main", Path("../shared")))
+        prepare_all(project)
+        prepared[clone] = {path.name: path.read_bytes()
+                           for path in sorted(project.prepared_dir.iterdir())}
+    assert prepared["one"] == prepared["two"] and len(prepared["one"]) == 4
+    assert b'"source": "../shared/mnist"' in prepared["one"]["mnist.json"]
+    far = load_project(write_project(tmp_path / "far" / "deeper" / "main", synthetic_data_dir))
+    (meta,) = [meta for meta in prepare_all(far) if meta["dataset"] == "mnist"]
+    assert meta["source"] == str(synthetic_data_dir / "mnist")
 
 
 def test_truncated_file_names_file_and_sizes(tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 from pipeline.config import Project
 from pipeline.data.prepared import save, split
@@ -25,7 +27,8 @@ def prepare_all(project: Project) -> list[dict]:
         for name in data.datasets:
             progress.update(task, description=f"checking {name}")
             raw = locate(name, data_dirs, data.verify_digests, data.allow_download)
-            located.append((split(raw, data.validation_size, data.split_seed), raw.source))
+            located.append((split(raw, data.validation_size, data.split_seed),
+                            portable_source(project.root, raw.source)))
             progress.advance(task)
         metas = []
         for splits, source in located:
@@ -38,6 +41,16 @@ def prepare_all(project: Project) -> list[dict]:
     rows.append(("wall time", f"{time.perf_counter() - started:.1f} s"))
     console.print(summary_table(f"prepared -> {project.prepared_dir}", rows))
     return metas
+
+
+def portable_source(root: Path, source: str) -> str:
+    """`source` relative to the project when it lies in or beside it (`../shared/datasets/..`),
+    so the prepared metadata, and the hash DVC locks for it, are the same in every clone; a
+    folder further away, or a download, is named as it is."""
+    if not Path(source).is_absolute():
+        return source
+    relative = os.path.relpath(source, root)
+    return source if relative.startswith(os.path.join(os.pardir, os.pardir)) else relative
 
 
 def searched_dirs(project: Project) -> list:
