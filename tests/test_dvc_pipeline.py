@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, require_shared_datasets
 from tests.repository_copy import copy_repository, run
 
 
@@ -90,3 +90,25 @@ def test_dvc_repro_smoke_end_to_end(dvc_repo):
     assert {"max val", "max train", "avg val", "none val"} <= lines
     html = (repo / "reports" / "ablation.html").read_text()
     assert "data:image/png;base64," in html and "https://" not in html
+
+
+def locked_outs(lock: Path, stage: str) -> list[dict]:
+    return yaml.safe_load(lock.read_text())["stages"][stage]["outs"]
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_prepares_the_data_the_committed_lock_names(tmp_path):
+    """A clone beside `shared/`, as the README lays it out: `dvc repro prepare` writes
+    exactly the files whose hash the committed dvc.lock holds, so a fresh clone's
+    `./lab repro` leaves dvc.lock unchanged (no clone path inside the prepared files)."""
+    datasets = require_shared_datasets()
+    repo = copy_repository(tmp_path / "clone" / "main")
+    (tmp_path / "clone" / "shared").mkdir()
+    (tmp_path / "clone" / "shared" / "datasets").symlink_to(datasets)
+    shutil.copy2(REPO_ROOT / "dvc.lock", repo / "dvc.lock")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(repo), "DVC_NO_ANALYTICS": "1"}
+    run(["dvc", "init", "--no-scm", "-q"], repo, env)
+    run(["dvc", "repro", "prepare"], repo, env)
+    assert locked_outs(repo / "dvc.lock", "prepare") == \
+        locked_outs(REPO_ROOT / "dvc.lock", "prepare")
