@@ -129,6 +129,12 @@ def estimate(project: Project, runs: list[GridRun], jobs: int = 1,
     return Eta(per_run, max(1, jobs), throughput.source)
 
 
+def covers(throughput: Throughput, runs: list[GridRun]) -> bool:
+    """Whether stored records measure every network of `runs` (within EXTRAPOLATE)."""
+    models = {run.spec.model for run in runs}
+    return all(throughput.covers(model, count_flops(model)) for model in models)
+
+
 class OverBudget(ConfigError):
     """The pending runs' ETA exceeds the profile's `max_hours`; nothing has trained."""
 
@@ -146,11 +152,13 @@ def guard_training(project: Project, runs: list[GridRun], jobs: int = 1,
     """Print the count and ETA of `runs`, and refuse (OverBudget) an ETA over `max_hours`
     (default: the profile's) unless `force`; returns the estimate (None: not measured).
 
-    Without records, a few seconds of calibration measure the rates, unless even a
-    pessimistic rate gives at most CALIBRATE_ABOVE_S (a tiny grid: not worth measuring)."""
+    Networks no record measures (all of them, without records) are calibrated with a few
+    seconds of training, unless even a pessimistic rate gives the runs at most
+    CALIBRATE_ABOVE_S: a small grid is not worth measuring (the smoke grid's calibration
+    took longer than its training)."""
     budget = project.params.active.max_hours if max_hours is None else max_hours
     throughput = throughput_from_records(project)
-    if throughput is None:
+    if throughput is None or not covers(throughput, runs):
         bound = estimate(project, runs, jobs, pessimistic())
         if bound.seconds <= CALIBRATE_ABOVE_S:
             console.print(bound.line(), highlight=False)
