@@ -5,7 +5,8 @@ from __future__ import annotations
 from pipeline.grid.plan import plan_grid
 from pipeline.runs.execute import RunContext
 from pipeline.runs.tracking import Tracker, experiment_name
-from pipeline.workers.coordinator import enqueue_cells, grid_study_name, open_grid_study, publish
+from pipeline.workers.coordinator import enqueue_cells, open_grid_study, publish
+from pipeline.workers.queue import grid_study_name
 
 
 def enqueue_only(project, storage_url: str, study_name: str | None = None):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pipeline.config import Project
 from pipeline.stores import check_store
-from pipeline.workers.coordinator import grid_study_name
-from pipeline.workers.queue import open_storage
+from pipeline.workers.queue import grid_study_name, open_storage
 
 
 def check_stores(project: Project, storage: str | None) -> None:

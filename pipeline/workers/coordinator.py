@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 ACTIVE = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
 
 
-def grid_study_name(grid_name: str) -> str:
-    return f"grid-{grid_name}"
-
-
 class StudyExecutor:
     """Train runs through the study `name` on `storage_url`: enqueue, work, wait, collect."""
 

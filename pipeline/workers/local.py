@@ -28,14 +28,9 @@ from pipeline.grid.plan import GridPlan
 from pipeline.process_group import stop_group
 from pipeline.progress import console, make_progress
 from pipeline.training.threads import RUN_THREADS
-from pipeline.workers.coordinator import (
-    enqueue_cells,
-    grid_study_name,
-    open_grid_study,
-    publish,
-)
+from pipeline.workers.coordinator import enqueue_cells, open_grid_study, publish
 from pipeline.workers.parent_watch import PARENT_ENV
-from pipeline.workers.queue import JOURNAL_PREFIX, WORKER_ATTR, count
+from pipeline.workers.queue import JOURNAL_PREFIX, WORKER_ATTR, count, grid_study_name
 
 if TYPE_CHECKING:
     import optuna

@@ -37,6 +37,11 @@ RETRY_HISTORY_ATTR = "retry_history"
 NOT_COPIED_USER_ATTRS = ("failure_reason", "record", "evidence", "mlflow_run_id")
 
 
+def grid_study_name(grid_name: str) -> str:
+    """The default study of a grid's cells (`worker` and `train --storage` join it)."""
+    return f"grid-{grid_name}"
+
+
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """`journal:///path` (JournalFileBackend), `sqlite:///path` or `postgresql://...`.
 
