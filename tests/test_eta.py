@@ -17,6 +17,7 @@ from pipeline.grid.eta import (
     Eta,
     duration_text,
     estimate,
+    guard_training,
     longest_first,
     remaining_text,
 )
@@ -167,6 +168,21 @@ def test_max_hours_on_the_command_line_replaces_the_profiles(project, capsys):
     assert "5 run(s) to train, expected" in refusal and "from 5 stored record(s)" in refusal
     assert "over the 0.0001 h budget (--max-hours 0.0001)" in refusal
     assert not list(project.results_dir.glob("*-s0-t*.json")), "nothing trained"
+
+
+def test_a_small_grid_outside_the_records_trains_without_calibrating(project, capsys):
+    """Records of the full-size baseline only: the tiny grid's networks are far outside them,
+    but even a pessimistic rate keeps its runs under 5 minutes, so no few-seconds calibration
+    (longer than the grid's own training) runs; the line says it gives an upper bound."""
+    write_measured(project, spec_of(BASELINE), samples_per_s=4000.0, overhead_s=2.0)
+    runs = plan_grid(project).pending
+    throughput = throughput_from_records(project)
+    assert throughput is not None and not any(
+        throughput.covers(run.spec.model, count_flops(run.spec.model)) for run in runs)
+    assert guard_training(project, runs) is None
+    shown = " ".join(capsys.readouterr().err.split())
+    assert f"{len(runs)} run(s) to train, expected" in shown
+    assert "not measured yet: an upper bound" in shown and "calibrated" not in shown
 
 
 def test_max_hours_in_the_profile_is_validated(tmp_path, synthetic_data_dir, capsys):
