@@ -25,6 +25,7 @@ from pipeline.grid.throughput import (
 from pipeline.model.shapes import count_flops
 from pipeline.progress import console
 from pipeline.runs.records import record_id
+from pipeline.specs.model import ModelSpec
 from pipeline.validation import ConfigError
 
 STARTUP_S = 10.0  # importing TensorFlow and opening the MLflow store, once per train stage
@@ -114,13 +115,12 @@ def estimate(project: Project, runs: list[GridRun], jobs: int = 1,
     if not runs:
         return Eta({}, jobs, "nothing to measure")
     sizes = dataset_sizes(project)
-    flops = {model: count_flops(model) for model in {run.spec.model for run in runs}}
+    flops = network_flops(runs)
     if throughput is None:
         throughput = throughput_from_records(project)
     if throughput is None:
         throughput = calibrate(list(flops), flops)
-    elif calibrate_outside and (outside := [model for model, size in flops.items()
-                                            if not throughput.covers(model, size)]):
+    elif calibrate_outside and (outside := uncovered(throughput, flops)):
         throughput = throughput.joined(calibrate(outside, flops))
     rates = {model: throughput.rate(model, size) for model, size in flops.items()}
     per_run = {record_id(run.spec): throughput.overhead_s + run_cost(
@@ -129,10 +129,14 @@ def estimate(project: Project, runs: list[GridRun], jobs: int = 1,
     return Eta(per_run, max(1, jobs), throughput.source)
 
 
-def covers(throughput: Throughput, runs: list[GridRun]) -> bool:
-    """Whether stored records measure every network of `runs` (within EXTRAPOLATE)."""
-    models = {run.spec.model for run in runs}
-    return all(throughput.covers(model, count_flops(model)) for model in models)
+def network_flops(runs: list[GridRun]) -> dict[ModelSpec, float]:
+    """Forward FLOPs of each distinct network of `runs`."""
+    return {model: count_flops(model) for model in {run.spec.model for run in runs}}
+
+
+def uncovered(throughput: Throughput, flops: dict[ModelSpec, float]) -> list[ModelSpec]:
+    """The networks whose FLOPs lie outside the stored records' (beyond EXTRAPOLATE)."""
+    return [model for model, size in flops.items() if not throughput.covers(model, size)]
 
 
 class OverBudget(ConfigError):
@@ -158,7 +162,7 @@ def guard_training(project: Project, runs: list[GridRun], jobs: int = 1,
     took longer than its training)."""
     budget = project.params.active.max_hours if max_hours is None else max_hours
     throughput = throughput_from_records(project)
-    if throughput is None or not covers(throughput, runs):
+    if throughput is None or uncovered(throughput, network_flops(runs)):
         bound = estimate(project, runs, jobs, pessimistic())
         if bound.seconds <= CALIBRATE_ABOVE_S:
             console.print(bound.line(), highlight=False)
