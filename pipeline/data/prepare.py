@@ -49,7 +49,10 @@ def portable_source(root: Path, source: str) -> str:
     folder further away, or a download, is named as it is."""
     if not Path(source).is_absolute():
         return source
-    relative = os.path.relpath(source, root)
+    try:
+        relative = os.path.relpath(source, root)
+    except ValueError:  # Windows: another drive has no relative path
+        return source
     return source if relative.startswith(os.path.join(os.pardir, os.pardir)) else relative
 
 
