@@ -75,25 +75,6 @@ def test_summary_counts_are_right_on_fresh_cached_and_adaptive_runs(tmp_path,
 
 
 @pytest.mark.slow
-def test_local_jobs_serve_every_look_then_leave(tmp_path, synthetic_data_dir):
-    """The adaptive grid's second look (seed 1) is trained by the job processes started for
-    the first: TensorFlow is imported once per job, not once per look; when the stage ends,
-    the waiting jobs leave."""
-    import psutil
-
-    project = make(tmp_path / "looks", synthetic_data_dir, ADAPTIVE_GRID)
-    outcome = run_grid(project, LocalJobs(project, 2))
-    assert (len(outcome.trained), len(outcome.failed)) == (4, 0)
-    done = records(project).values()
-    by_seed = {seed: {record["worker"] for record in done if record["spec"]["seed"] == seed}
-               for seed in (0, 1)}
-    assert by_seed[1] and by_seed[1] <= by_seed[0], by_seed
-    pids = {int(worker.rsplit(":", 1)[1]) for worker in by_seed[0]}
-    assert not [pid for pid in pids if psutil.pid_exists(pid)
-                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE], "jobs left"
-
-
-@pytest.mark.slow
 def test_counts_are_right_when_a_reference_trains_a_grid_network(tmp_path, synthetic_data_dir,
                                                                   capsys):
     """A reference training the baseline network and seed with its own recipe shares the

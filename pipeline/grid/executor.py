@@ -31,9 +31,6 @@ class Executor(Protocol):
         """Train `runs`, writing each one's record into the plan's results folder; `eta` is
         the stage's estimate for them (progress shows it until records measure better)."""
 
-    def close(self) -> None:
-        """The stage's last look is over (local jobs kept between looks leave)."""
-
 
 class InProcess:
     """Train runs one by one in this process, dataset by dataset."""
@@ -43,9 +40,6 @@ class InProcess:
 
     def __init__(self, project: Project):
         self.project = project
-
-    def close(self) -> None:
-        pass
 
     def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext,
                 eta: Eta | None = None) -> None:

@@ -8,7 +8,7 @@ none is added. Records are written one per run as each finishes, so a killed sta
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -68,7 +68,7 @@ def run_grid(project: Project, executor: Executor | None = None,
     executor = executor or InProcess(project)
     settings, training = evidence_settings(project, grid), project.params.training_recipe()
     outcome, extra = GridOutcome(), None
-    with ParentOnDemand(project, grid, executor.tags, outcome) as parent, closing(executor):
+    with ParentOnDemand(project, grid, executor.tags, outcome) as parent:
         while True:
             plan = plan_grid(project, grid, extra)
             record_infeasible(project, plan)

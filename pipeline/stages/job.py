@@ -20,17 +20,12 @@ from pipeline.workers.parent_watch import watch_parent
 from pipeline.workers.queue import open_storage
 from pipeline.workers.worker import WorkerSettings, study_tracking_uri, work
 
-UNTIL_CLOSED_POLL_S = 0.5  # a local job's look-out for its stage's next look
-
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     add_storage_options(parser)
     parser.add_argument("--max-runs", type=int, default=None, help="stop after N cells")
     parser.add_argument("--no-wait", action="store_true",
                         help="leave when no cell is waiting, even if others still run")
-    parser.add_argument("--until-closed", action="store_true",
-                        help="wait for more cells until the study is closed (how the train "
-                             "stage's local jobs wait between its looks)")
 
 
 def load_joined(url: str, name: str) -> optuna.Study:
@@ -57,8 +52,6 @@ def work_on_grid(project: Project, study: optuna.Study, arguments: argparse.Name
     settings = WorkerSettings.from_params(project.params.workers)
     settings.max_runs = arguments.max_runs
     settings.wait_for_running = not arguments.no_wait
-    if arguments.until_closed:
-        settings.until_closed, settings.poll_s = True, UNTIL_CLOSED_POLL_S
     outcome = work(study, project, settings)
     console.print(f"worker done: {len(outcome.trained)} trained, {len(outcome.failed)} failed, "
                   f"{len(outcome.reaped)} lost trials re-queued")

@@ -61,9 +61,6 @@ class StudyExecutor:
         wait_for_workers(study, self.settings, context.tracker)
         collect_results(study, self.project)
 
-    def close(self) -> None:
-        """Nothing to stop: other machines' workers leave when no cell waits."""
-
 
 def open_grid_study(storage_url: str, name: str) -> optuna.Study:
     return optuna.create_study(storage=open_storage(storage_url), study_name=name,

@@ -3,10 +3,8 @@
 No scheduler of its own: the pending runs go into a fresh Optuna journal file
 (results/jobs/journal.log) and N worker processes (pipeline.stages.job) take them, exactly as
 workers on other machines take a shared study's cells; each writes its records into
-results/runs. The jobs started for the stage's first look wait for its later looks (adaptive
-seeds) until the stage closes the study, so each imports TensorFlow once. Every run trains
-with the fixed thread count (pipeline.training.threads), so its numbers are the same with 1
-or N jobs. Each job runs in its own process group, logs to
+results/runs. Every run trains with the fixed thread count (pipeline.training.threads), so
+its numbers are the same with 1 or N jobs. Each job runs in its own process group, logs to
 results/jobs/job-<i>.log, and Ctrl-C stops every job (each closes its MLflow run first);
 a job whose stage was killed stops by itself (pipeline.workers.parent_watch).
 """
@@ -32,13 +30,7 @@ from pipeline.progress import console, make_progress
 from pipeline.training.threads import RUN_THREADS
 from pipeline.workers.coordinator import enqueue_cells, open_grid_study, publish
 from pipeline.workers.parent_watch import PARENT_ENV
-from pipeline.workers.queue import (
-    JOURNAL_PREFIX,
-    WORKER_ATTR,
-    close_study,
-    count,
-    grid_study_name,
-)
+from pipeline.workers.queue import JOURNAL_PREFIX, WORKER_ATTR, count, grid_study_name
 
 if TYPE_CHECKING:
     import optuna
@@ -52,7 +44,6 @@ POLL_S = 0.5
 # keep about 10 MB per finished run in a process (benchmarks/memory_long_grid.py), so a job
 # never grows by more than about 80 MB however long the grid.
 RUNS_PER_PROCESS = 8
-CLOSE_TIMEOUT_S = 30.0  # waiting jobs see the closed study within a second
 
 
 def available_cores() -> int:
@@ -87,76 +78,47 @@ class LocalJobs:
         self.project, self.jobs = project, jobs
         self.folder = project.results_dir.parent / "jobs"
         self.tags = {"jobs": str(jobs)}
-        self.study: optuna.Study | None = None
-        self.url = ""
-        self.processes: list[subprocess.Popen] = []
-        self.reported: set[int] = set()  # pids of the failed jobs already named
 
     def execute(self, plan: GridPlan, runs: list[GridRun], context: RunContext,
                 eta: Eta | None = None) -> None:
-        """Enqueue `runs` (longest first, so the jobs end together) and train them; the job
-        processes started for the first look wait for the next one until `close`."""
-        study = self.study or self.open(plan)
+        jobs = min(self.jobs, len(runs))
+        journal = self.folder / "journal.log"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in (journal, *self.folder.glob("job-*.log")):
+            stale.unlink(missing_ok=True)  # each call enqueues exactly the runs it was given
+        url = f"{JOURNAL_PREFIX}{journal.resolve()}"
+        study = open_grid_study(url, grid_study_name(plan.grid.name))
+        enqueue_cells(study, plan, longest_first(self.project, runs, eta))  # jobs end together
         publish(study, plan, context, self.project.params.mlflow.log_models)
-        enqueue_cells(study, plan, longest_first(self.project, runs, eta))
-        while len(self.processes) < min(self.jobs, len(runs)):
-            self.processes.append(self.start(len(self.processes)))
+        processes = [self.start(url, study.study_name, number) for number in range(jobs)]
         by_key = {plan.key_of(run): run for run in runs}
 
         def left(finished: set[str]) -> str:
             remaining = [run for key, run in by_key.items() if key not in finished]
-            return remaining_text(self.project, remaining, len(self.processes), eta)
+            return remaining_text(self.project, remaining, jobs, eta)
 
         try:
-            watch(study, self.processes, set(by_key), self.start, left)
+            watch(study, processes, len(runs),
+                  lambda number: self.start(url, study.study_name, number), left)
         except KeyboardInterrupt:
-            console.print(f"[yellow]stopping {len(self.processes)} job(s)[/]")
-            for process in self.processes:
+            console.print(f"[yellow]stopping {jobs} job(s)[/]")
+            for process in processes:
                 stop_group(process)
-            self.processes = []
             raise
-        self.report_exits(running=True)
-
-    def open(self, plan: GridPlan) -> optuna.Study:
-        """A fresh journal for this stage's looks (a killed stage's journal is stale)."""
-        journal = self.folder / "journal.log"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for stale in (journal, *self.folder.glob("job-*.log")):
-            stale.unlink(missing_ok=True)
-        self.url = f"{JOURNAL_PREFIX}{journal.resolve()}"
-        self.study = open_grid_study(self.url, grid_study_name(plan.grid.name))
-        return self.study
-
-    def close(self) -> None:
-        """No look follows: the waiting jobs leave; say which job failed, and how."""
-        if self.study is None:
-            return
-        close_study(self.study)
-        for process in self.processes:
-            try:
-                process.wait(timeout=CLOSE_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                stop_group(process)
-        self.report_exits(running=False)
-
-    def report_exits(self, running: bool) -> None:
-        """Name each job that exited with an error (once), with its log."""
-        for number, process in enumerate(self.processes):
-            code = process.poll() if running else process.wait()
-            if code not in (None, 0) and process.pid not in self.reported:
-                self.reported.add(process.pid)
-                console.print(f"[red]job {number + 1} exited with {code}[/]: "
+        for number, process in enumerate(processes):
+            if process.wait() != 0:
+                console.print(f"[red]job {number + 1} exited with {process.returncode}[/]: "
                               f"see {self.log_path(number)}", highlight=False)
 
     def log_path(self, number: int) -> Path:
         return self.folder / f"job-{number + 1}.log"
 
-    def start(self, number: int) -> subprocess.Popen:
-        """One `pipeline worker` in its own process group, waiting for cells until the study
-        is closed, or leaving after RUNS_PER_PROCESS runs."""
+    def start(self, url: str, study_name: str, number: int) -> subprocess.Popen:
+        """One `pipeline worker` in its own process group, leaving when no cell waits or after
+        RUNS_PER_PROCESS runs."""
         command = [sys.executable, "-m", JOB_MODULE, "--params", str(self.project.params_path),
-                   "--storage", self.url, "--study", self.study.study_name,
-                   "--until-closed", "--no-wait", "--max-runs", str(RUNS_PER_PROCESS)]
+                   "--storage", url, "--study", study_name, "--no-wait",
+                   "--max-runs", str(RUNS_PER_PROCESS)]
         root = str(Path(pipeline.__file__).resolve().parent.parent)
         path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
         with self.log_path(number).open("a") as log:
@@ -168,13 +130,13 @@ class LocalJobs:
                                          "TF_FORCE_GPU_ALLOW_GROWTH": "true"})
 
 
-def watch(study: optuna.Study, processes: list[subprocess.Popen], keys: set[str],
+def watch(study: optuna.Study, processes: list[subprocess.Popen], total: int,
           restart, left) -> None:
     """Show each job's run and the overall progress, with `left(finished cache keys)` as its
     ETA, until no cell waits or runs, or every job has exited; a job that left after its runs
     is `restart(number)`ed."""
     with make_progress(eta_field=True) as progress:
-        overall = progress.add_task(f"{len(processes)} jobs", total=len(keys), left=left(set()))
+        overall = progress.add_task(f"{len(processes)} jobs", total=total, left=left(set()))
         lines = [progress.add_task(f"job {number + 1}: starting", total=None, left="")
                  for number in range(len(processes))]
         while count(study, TrialState.WAITING, TrialState.RUNNING):
@@ -189,14 +151,9 @@ def watch(study: optuna.Study, processes: list[subprocess.Popen], keys: set[str]
                 if pid in jobs:
                     progress.update(lines[jobs[pid]], description=f"job {jobs[pid] + 1}: "
                                     f"{trial.user_attrs.get('run_key')}")
-            finished = finished_keys(study) & keys
+            finished = {trial.user_attrs.get("cache_key") for trial in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))}
             if len(finished) != progress.tasks[overall].completed:
                 progress.update(overall, completed=len(finished), left=left(finished))
             time.sleep(POLL_S)
-        progress.update(overall, completed=len(finished_keys(study) & keys))
-
-
-def finished_keys(study: optuna.Study) -> set[str]:
-    """The cache keys of the study's finished cells (trained or failed), every look's."""
-    return {trial.user_attrs.get("cache_key") for trial in study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))}
+        progress.update(overall, completed=count(study, TrialState.COMPLETE, TrialState.FAIL))

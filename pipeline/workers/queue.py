@@ -37,18 +37,6 @@ RETRY_HISTORY_ATTR = "retry_history"
 NOT_COPIED_USER_ATTRS = ("failure_reason", "record", "evidence", "mlflow_run_id")
 
 
-CLOSED_ATTR = "lab:closed"  # set by a train stage whose local jobs may leave: no look follows
-
-
-def close_study(study: optuna.Study) -> None:
-    """Tell the workers waiting `until_closed` that no more cells will come."""
-    study.set_user_attr(CLOSED_ATTR, True)
-
-
-def is_closed(study: optuna.Study) -> bool:
-    return bool(study.user_attrs.get(CLOSED_ATTR))
-
-
 def grid_study_name(grid_name: str) -> str:
     """The default study of a grid's cells (`worker` and `train --storage` join it)."""
     return f"grid-{grid_name}"

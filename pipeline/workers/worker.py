@@ -36,7 +36,6 @@ from pipeline.workers.queue import (
     Heartbeat,
     claim_waiting,
     count,
-    is_closed,
     reap_stale,
     set_system_attr,
     set_user_attr,
@@ -59,8 +58,6 @@ class WorkerSettings:
     max_retries: int = WorkersConfig().max_retries
     wait_for_running: bool = True
     max_runs: int | None = None
-    # a local job waits between its stage's looks, until the stage closes the study
-    until_closed: bool = False
 
     @classmethod
     def from_params(cls, workers: WorkersConfig) -> WorkerSettings:
@@ -164,8 +161,7 @@ def reap_cells(study: optuna.Study, settings: WorkerSettings, tracker, project=N
 
 def work(study: optuna.Study, project: Project, settings: WorkerSettings,
          progress_label: str = "worker") -> WorkerOutcome:
-    """Claim and train cells until none is waiting (and, if asked, none is running, or the
-    study is closed)."""
+    """Claim and train cells until none is waiting (and, if asked, none is running)."""
     code_version = check_study(study)
     tracker = study_tracker(project, study)
     worker = this_worker()
@@ -177,9 +173,7 @@ def work(study: optuna.Study, project: Project, settings: WorkerSettings,
                    on_reaped=lambda trial: outcome.reaped.append(trial.number))
         trial = claim_waiting(study, worker)
         if trial is None:
-            expecting = (settings.until_closed and not is_closed(study)) or (
-                settings.wait_for_running and count(study, TrialState.RUNNING))
-            if expecting:
+            if settings.wait_for_running and count(study, TrialState.RUNNING):
                 time.sleep(settings.poll_s)
                 continue
             break
