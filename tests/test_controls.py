@@ -15,7 +15,6 @@ from pipeline.grid.controls import control_comparisons
 from pipeline.grid.expansion import control_models, expand, expand_references, reference_controls
 from pipeline.grid.plan import evidence_settings, plan_grid
 from pipeline.grid.replication import replicate
-from pipeline.grid.stage import run_grid
 from pipeline.model.capacity import MIN_HIDDEN, InfeasibleControl, match_params
 from pipeline.model.layer_table import flattened_features
 from pipeline.model.shapes import count_params
@@ -25,6 +24,7 @@ from pipeline.runs.records import record_id
 from pipeline.specs.grid import GridSpec
 from pipeline.specs.model import ModelSpec
 from pipeline.specs.run import RunSpec
+from pipeline.stages.train import run_grid
 from pipeline.validation import ConfigError
 from tests.conftest import REPO_ROOT
 from tests.synthetic_records import write_finished

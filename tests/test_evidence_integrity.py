@@ -18,11 +18,11 @@ from pipeline.cli import main
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
 from pipeline.grid.plan import plan_grid
-from pipeline.grid.stage import run_grid
 from pipeline.report.stage import build_report
 from pipeline.runs.committed_evidence import RECORDS_FILE, evidence_dir
 from pipeline.runs.records import evidence_path, read_record
 from pipeline.runs.tracking import Tracker
+from pipeline.stages.train import run_grid
 from pipeline.stores import BUSY_WAIT_ENV
 from tests.conftest import TINY_GRID, write_project
 

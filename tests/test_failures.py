@@ -24,8 +24,9 @@ from pipeline.runs.records import read_record, record_path
 from pipeline.specs.run import RunSpec
 from pipeline.validation import ConfigError
 from pipeline.workers.coordinator import collect_results
+from pipeline.workers.lost import reap_cells
 from pipeline.workers.queue import claim_waiting, open_storage
-from pipeline.workers.worker import WorkerSettings, reap_cells, study_tracker, study_tracking_uri
+from pipeline.workers.worker import WorkerSettings, study_tracker, study_tracking_uri
 from tests.conftest import REPO_ROOT, TINY_GRID, write_project
 from tests.grid_study import enqueue_only
 from tests.servers import free_port

@@ -16,8 +16,8 @@ from pipeline.config import load_project
 from pipeline.grid import executor
 from pipeline.grid.executor import InProcess
 from pipeline.grid.plan import plan_grid
-from pipeline.grid.stage import run_grid
 from pipeline.runs.records import DONE, INFEASIBLE, read_record, write_record
+from pipeline.stages.train import run_grid
 from tests.conftest import REPO_ROOT
 
 

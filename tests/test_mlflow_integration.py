@@ -6,8 +6,8 @@ import pytest
 
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
-from pipeline.grid.stage import run_grid
 from pipeline.report.registry import register_best
+from pipeline.stages.train import run_grid
 from tests.conftest import TINY_GRID, write_project
 
 GRID = {**TINY_GRID, "description": "Pooling on tiny synthetic digits.",

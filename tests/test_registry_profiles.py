@@ -10,9 +10,9 @@ from mlflow.exceptions import MlflowException
 
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
-from pipeline.grid.stage import run_grid
 from pipeline.report.stage import build_report
 from pipeline.runs.records import recipe_tag
+from pipeline.stages.train import run_grid
 from tests.conftest import TINY_GRID, write_project
 
 GRID = {**TINY_GRID, "cnn": {**TINY_GRID["cnn"], "axes": {"pooling": ["max", "avg"]},

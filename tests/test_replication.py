@@ -9,8 +9,8 @@ from pipeline.config import load_project
 from pipeline.grid.comparisons import grid_comparisons
 from pipeline.grid.plan import evidence_settings, plan_grid
 from pipeline.grid.replication import replicate
-from pipeline.grid.stage import run_grid
 from pipeline.specs.run import variant_id
+from pipeline.stages.train import run_grid
 from tests.synthetic_records import write_finished
 
 IMAGES = 2000

@@ -16,8 +16,8 @@ import pytest
 from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
 from pipeline.grid.executor import InProcess
-from pipeline.grid.stage import run_grid
 from pipeline.runs.records import DONE, read_record
+from pipeline.stages.train import run_grid
 from pipeline.workers.local import RUNS_PER_PROCESS, LocalJobs, job_count
 from tests.conftest import REPO_ROOT, TINY_GRID, write_project
 

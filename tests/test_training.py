@@ -15,12 +15,12 @@ from pipeline.config import load_project
 from pipeline.data.prepare import prepare_all
 from pipeline.data.prepared import load_prepared
 from pipeline.grid.expansion import expand
-from pipeline.grid.stage import run_grid
 from pipeline.report.stage import build_report
 from pipeline.runs.records import cache_key, read_record, record_path
 from pipeline.specs.model import ModelSpec
 from pipeline.specs.recipe import TrainingRecipe
 from pipeline.specs.run import RunSpec
+from pipeline.stages.train import run_grid
 from pipeline.training import device
 from pipeline.training.inputs import make_dataset
 from pipeline.training.train import evaluate_on_test, train_run

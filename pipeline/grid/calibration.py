@@ -7,6 +7,7 @@ pending runs) train on random images: throughput depends on shapes, not on pixel
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,6 +27,7 @@ def representatives(models: list[ModelSpec], flops: dict[ModelSpec, int]) -> lis
     return chosen
 
 
+@lru_cache(maxsize=64)  # once per process: `plan` then `train` in one session measure once
 def measured_rate(model: ModelSpec, flops: float) -> float:
     """Training FLOP/s of `model` in one `fit`: two batches to compile and warm up, then
     batches are counted until CALIBRATION_S has passed."""

@@ -64,12 +64,14 @@ def plan_grid(project: Project, grid: GridSpec | None = None,
     runs = expand(grid, project.params.training_recipe(), extra_seeds) + expand_references(grid)
     plan = GridPlan(grid, runs, project.results_dir, code_version=code_fingerprint())
     plan.digests = {name: prepared_digest(project.prepared_dir, name) for name in grid.datasets}
-    for run in runs:
+    stored = {path.name for path in plan.results_dir.glob("*.json")}  # one listing, not a
+    for run in runs:                                                   # failed open per run
         key = cache_key(run.spec, plan.digests[run.spec.dataset], plan.code_version)
         plan.keys[record_id(run.spec)] = key
+        path = record_path(plan.results_dir, run.spec)
         if run.infeasible:
             plan.infeasible.append(run)
-        elif reusable_at(record_path(project.results_dir, run.spec), key):
+        elif path.name in stored and reusable_at(path, key):
             plan.reused.append(run)
         else:
             plan.pending.append(run)
@@ -86,3 +88,12 @@ def record_infeasible(project: Project, plan: GridPlan) -> None:
                                  plan.code_version)
             record.update(status=INFEASIBLE, reason=run.infeasible)
             write_record(path, record)
+
+
+def check_prepared(project: Project, todo: list[GridRun]) -> None:
+    """Read each dataset the runs need here, so corrupt prepared data stops the stage with its
+    one-line error before any executor (or job process) starts."""
+    from pipeline.data.prepared import load_prepared
+
+    for dataset in sorted({run.spec.dataset for run in todo}):
+        load_prepared(project.prepared_dir, dataset)

@@ -4,22 +4,28 @@
 `python -m pipeline train`. Writes reports/run.json (the profile's effective settings),
 shares the run cache with the home project (DVC queue copies), restores records kept as
 committed evidence, prints the count and ETA (refusing one over the profile's `max_hours`),
-then trains with the chosen executor: N local jobs, this process, or a shared Optuna study.
+then trains with the chosen executor (pipeline.grid.executor): N local jobs, this process,
+or a shared Optuna study. `run_grid` is the stage's one loop for every executor.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 from pipeline.config import Project
-from pipeline.grid.eta import guard_training
+from pipeline.grid.eta import Eta, guard_training, measured_eta
 from pipeline.grid.executor import Executor, InProcess
-from pipeline.grid.plan import plan_grid
+from pipeline.grid.outcome import GridOutcome, announce, print_summary
+from pipeline.grid.parent_run import ParentOnDemand
+from pipeline.grid.plan import check_prepared, evidence_settings, plan_grid, record_infeasible
+from pipeline.grid.replication import replicate
 from pipeline.grid.settings import write_run_settings
-from pipeline.grid.stage import run_grid
 from pipeline.progress import console
 from pipeline.runs.committed_evidence import evidence_dir, seed_from_evidence
+from pipeline.runs.records import record_id
 from pipeline.runs.shared_cache import shared_run_cache
+from pipeline.specs.grid import GridSpec
 from pipeline.stages.arguments import add_storage_options, jobs_value, stage_main
 from pipeline.stages.checks import check_stores, grid_study
 from pipeline.training.threads import fix_threads
@@ -72,6 +78,40 @@ def choose_executor(project: Project, arguments: argparse.Namespace,
                              WorkerSettings.from_params(project.params.workers),
                              work_here=not arguments.no_work)
     return LocalJobs(project, job_count(arguments.jobs or project.params.jobs))
+
+
+def run_grid(project: Project, executor: Executor | None = None,
+             grid: GridSpec | None = None, eta: Eta | None = None) -> GridOutcome:
+    """Plan, execute the pending runs with `executor` (default: this process), then ask the
+    adaptive replication (a pure function of the stored records) for more seeds; until none
+    is added. Every run is logged under one MLflow parent run, opened when the first trains;
+    records are written one per run as each finishes, so a killed stage resumes. `eta`
+    estimates the first look (its progress shows it until records measure better)."""
+    started = time.perf_counter()
+    grid = grid or project.load_grid()
+    executor = executor or InProcess(project)
+    settings, training = evidence_settings(project, grid), project.params.training_recipe()
+    outcome, extra = GridOutcome(), None
+    with ParentOnDemand(project, grid, executor.tags, outcome) as parent:
+        while True:
+            plan = plan_grid(project, grid, extra)
+            record_infeasible(project, plan)
+            todo = [run for run in plan.pending if record_id(run.spec) not in outcome.executed]
+            if extra is not None:  # an adaptive look: its ETA from the records so far
+                eta = measured_eta(project, todo, executor.jobs)
+            announce(plan, todo, eta, first=extra is None)
+            if todo:
+                check_prepared(project, todo)
+                executor.execute(plan, todo, parent.context(plan), eta)
+            outcome.count(plan, todo)
+            replication = replicate(grid, training, project.results_dir, settings)
+            if replication.extra_seeds == (extra or {}):
+                break
+            extra = replication.extra_seeds
+    outcome.adaptive = replication.stopped if replication.looks else None
+    outcome.seconds = time.perf_counter() - started
+    print_summary(outcome)
+    return outcome
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pipeline.sweeps.against_grid import EVIDENCE_ATTR
 from pipeline.sweeps.budget import TrialBudget
 from pipeline.sweeps.spec import SweepSpec, spec_from_params, suggest_run
 from pipeline.validation import ConfigError, load_yaml_model, parse_model
+from pipeline.workers.lost import PARENT_RUN_ATTR, RUN_ID_ATTR, close_orphan_run
 from pipeline.workers.queue import (
     Heartbeat,
     open_storage,
@@ -33,12 +34,7 @@ from pipeline.workers.queue import (
     take_lease,
     this_worker,
 )
-from pipeline.workers.worker import (
-    PARENT_RUN_ATTR,
-    RUN_ID_ATTR,
-    WorkerSettings,
-    close_orphan_run,
-)
+from pipeline.workers.worker import WorkerSettings
 
 if TYPE_CHECKING:
     from pipeline.runs.execute import RunContext

@@ -25,8 +25,9 @@ from pipeline.runs.records import (
     write_record,
 )
 from pipeline.specs.run import RunSpec
+from pipeline.workers.lost import reap_cells
 from pipeline.workers.queue import count, open_storage
-from pipeline.workers.worker import WorkerSettings, reap_cells, work
+from pipeline.workers.worker import WorkerSettings, work
 
 if TYPE_CHECKING:
     from pipeline.grid.expansion import GridRun

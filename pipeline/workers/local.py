@@ -1,7 +1,7 @@
 """The train stage's local-parallel executor: N worker processes on this machine.
 
 No scheduler of its own: the pending runs go into a fresh Optuna journal file
-(results/jobs/journal.log) and N worker processes (pipeline.stages.job) take them, exactly as
+(results/jobs/journal.log) and N worker processes (pipeline.workers.worker) take them, exactly as
 workers on other machines take a shared study's cells; each writes its records into
 results/runs. Every run trains with the fixed thread count (pipeline.training.threads), so
 its numbers are the same with 1 or N jobs. Each job runs in its own process group, logs to
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from pipeline.grid.expansion import GridRun
     from pipeline.runs.execute import RunContext
 
-JOB_MODULE = "pipeline.stages.job"  # what each job process runs: a grid-study worker
+JOB_MODULE = "pipeline.workers.worker"  # what each job process runs: a grid-study worker
 POLL_S = 0.5
 # A job process leaves after this many runs and a fresh one takes its place: Keras/TensorFlow
 # keep about 10 MB per finished run in a process (benchmarks/memory_long_grid.py), so a job
@@ -114,11 +114,10 @@ class LocalJobs:
         return self.folder / f"job-{number + 1}.log"
 
     def start(self, url: str, study_name: str, number: int) -> subprocess.Popen:
-        """One `pipeline worker` in its own process group, leaving when no cell waits or after
+        """One worker in its own process group, leaving when no cell waits or after
         RUNS_PER_PROCESS runs."""
-        command = [sys.executable, "-m", JOB_MODULE, "--params", str(self.project.params_path),
-                   "--storage", url, "--study", study_name, "--no-wait",
-                   "--max-runs", str(RUNS_PER_PROCESS)]
+        command = [sys.executable, "-m", JOB_MODULE, str(self.project.params_path), url,
+                   study_name, str(RUNS_PER_PROCESS)]
         root = str(Path(pipeline.__file__).resolve().parent.parent)
         path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
         with self.log_path(number).open("a") as log:

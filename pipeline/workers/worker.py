@@ -1,13 +1,16 @@
 """A worker: claim WAITING grid cells from the study, train each with a heartbeat, tell it.
 
 Workers run on any machine that reaches the storage and has the same commit and prepared
-data; they refuse a study enqueued with other training code or data.
+data; they refuse a study enqueued with other training code or data. `python -m pipeline
+worker` joins a study from the command line; each local job of the train stage
+(pipeline.workers.local) is this module run as a process: `python -m pipeline.workers.worker`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,37 +18,34 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.config import Project, WorkersConfig
+from pipeline.config import Project, WorkersConfig, load_project
 from pipeline.data.prepared import Splits, load_prepared
+from pipeline.entry import run_command
 from pipeline.progress import console
-from pipeline.redaction import is_redacted
+from pipeline.redaction import is_redacted, redact
 from pipeline.runs.records import (
     DONE,
     EVIDENCE,
-    FAILED,
-    base_record,
     code_fingerprint,
     encode_evidence,
     record_path,
     write_record,
 )
 from pipeline.specs.run import RunSpec
+from pipeline.stores import check_store
+from pipeline.training.threads import fix_threads
 from pipeline.validation import ConfigError
+from pipeline.workers.lost import RUN_ID_ATTR, reap_cells
+from pipeline.workers.parent_watch import watch_parent
 from pipeline.workers.queue import (
-    WORKER_ATTR,
     Heartbeat,
     claim_waiting,
     count,
-    reap_stale,
+    open_storage,
     set_system_attr,
     set_user_attr,
     this_worker,
 )
-
-RUN_ID_ATTR = "lab:mlflow_run_id"
-# Set only where the parent run belongs to the worker's process (sweeps), never for a grid's
-# shared parent: a dead sweep process's parent run is closed with its lost trial.
-PARENT_RUN_ATTR = "lab:mlflow_parent_run_id"
 
 
 @dataclass
@@ -107,56 +107,6 @@ def study_tracker(project: Project, study: optuna.Study):
     from pipeline.runs.tracking import Tracker
 
     return Tracker(project, study.user_attrs["mlflow_experiment"], uri=study_tracking_uri(study))
-
-
-def close_orphan_run(tracker, trial: FrozenTrial, retried: bool = True) -> None:
-    """End the MLflow run of a trial whose worker died as KILLED (`worker lost`), and the
-    dead process's own parent run (sweeps) if it is still open."""
-    run_id = trial.system_attrs.get(RUN_ID_ATTR)
-    label = trial.user_attrs.get("run_key") or trial.params
-    then = "enqueued again" if retried else "recorded as failed, not retried"
-    console.print(f"[yellow]reaped[/] trial {trial.number} ({label}): its worker stopped "
-                  f"beating; {then}", highlight=False)
-    if run_id:
-        tracker.client.set_tag(run_id, "status", "worker lost")
-        tracker.client.set_terminated(run_id, status="KILLED")
-    parent_id = trial.system_attrs.get(PARENT_RUN_ATTR)
-    if parent_id and tracker.client.get_run(parent_id).info.status == "RUNNING":
-        tracker.client.set_tag(parent_id, "status", "worker lost")
-        tracker.client.set_terminated(parent_id, status="KILLED")
-
-
-def lost_cell_record(study: optuna.Study, trial: FrozenTrial, reason: str) -> dict:
-    """The failed record of a grid cell given up after `max_retries` lost workers; stored on
-    the trial (the coordinator collects it into results/runs)."""
-    spec = RunSpec.model_validate_json(trial.user_attrs["spec"])
-    attrs = study.user_attrs
-    record = base_record(spec, trial.user_attrs["cache_key"], attrs["digests"][spec.dataset],
-                         attrs["code_version"])
-    record.update(status=FAILED, reason=reason, finished_at=time.time(),
-                  worker=trial.system_attrs.get(WORKER_ATTR))
-    set_user_attr(study, trial, "record", json.dumps(record))
-    return record
-
-
-def reap_cells(study: optuna.Study, settings: WorkerSettings, tracker, project=None,
-               on_reaped=None) -> list[FrozenTrial]:
-    """Reap lost cells: close their MLflow runs; a cell given up gets its failed record
-    (written into `project`'s results/runs too when a project is given)."""
-
-    def give_up(trial: FrozenTrial, reason: str) -> None:
-        record = lost_cell_record(study, trial, reason)
-        if project is not None:
-            spec = RunSpec.model_validate(record["spec"])
-            write_record(record_path(project.results_dir, spec), record)
-
-    def reaped(trial: FrozenTrial, retried: bool) -> None:
-        close_orphan_run(tracker, trial, retried)
-        if on_reaped is not None:
-            on_reaped(trial)
-
-    return reap_stale(study, settings.grace_s, on_reaped=reaped,
-                      max_retries=settings.max_retries, on_give_up=give_up)
 
 
 def work(study: optuna.Study, project: Project, settings: WorkerSettings,
@@ -232,3 +182,45 @@ def train_cell(study: optuna.Study, trial: FrozenTrial, spec: RunSpec, splits: S
                                       on_start=remember, keep=store))
 
 
+def join_study(url: str, name: str) -> optuna.Study:
+    """The study `name` on `url` (a grid's or a sweep's); a one-line error when there is none."""
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(url))
+    except KeyError:
+        raise ConfigError(f"no study {name!r} in {redact(url)}; start it with `python -m "
+                          f"pipeline train --storage ...` or `python -m pipeline sweep`"
+                          ) from None
+
+
+def work_on_grid(project: Project, study: optuna.Study, max_runs: int | None = None,
+                 wait_for_running: bool = True) -> WorkerOutcome:
+    """Train the grid study's waiting cells (a heartbeat each) until none is left, or after
+    `max_runs`; leave at once when the train stage that started this job is gone."""
+    check_store(study_tracking_uri(study), "MLflow tracking store")
+    watch_parent()
+    settings = WorkerSettings.from_params(project.params.workers)
+    settings.max_runs, settings.wait_for_running = max_runs, wait_for_running
+    outcome = work(study, project, settings)
+    console.print(f"worker done: {len(outcome.trained)} trained, {len(outcome.failed)} failed, "
+                  f"{len(outcome.reaped)} lost trials re-queued")
+    return outcome
+
+
+def job_main(params: str, storage_url: str, study_name: str, max_runs: str) -> int:
+    """One local job: `python -m pipeline.workers.worker PARAMS STORAGE STUDY MAX_RUNS` trains
+    the study's waiting cells and leaves when none waits (or after MAX_RUNS); the stage starts
+    it with exactly these four arguments."""
+
+    def job() -> None:
+        fix_threads()  # before TensorFlow starts: every run, alone or beside others, alike
+        study = join_study(storage_url, study_name)
+        work_on_grid(load_project(Path(params)), study, int(max_runs), wait_for_running=False)
+
+    return run_command(job, Path(params))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5:
+        sys.exit("usage: python -m pipeline.workers.worker PARAMS STORAGE STUDY MAX_RUNS "
+                 "(a local job; `python -m pipeline worker --help` joins a study by hand)")
+    raise SystemExit(job_main(*sys.argv[1:]))
