@@ -10,11 +10,13 @@ import csv
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import mlflow
+import psutil
 import pytest
 import yaml
 
@@ -41,12 +43,46 @@ def committed_repo(tmp_path, synthetic_data_dir):
     return repo, env
 
 
-def wait_for_queue(repo: Path, env: dict, timeout_s: float = 600) -> str:
-    """Poll `dvc queue status` until nothing is queued or running; returns the last status."""
+def start_queue(repo: Path, env: dict) -> None:
+    """`dvc queue start -j 1`. Its worker is a detached process that inherits the command's
+    output, so that output goes to a file: pipes would stay open as long as the worker."""
+    log = repo.parent / "queue-start.log"
+    with log.open("w") as output:
+        result = subprocess.run(["dvc", "queue", "start", "-j", "1"], cwd=repo, env=env,
+                                stdout=output, stderr=subprocess.STDOUT, timeout=300)
+    assert result.returncode == 0, log.read_text()
+
+
+def stop_queue_workers(repo: Path) -> None:
+    """End the queue's worker processes. DVC's worker normally leaves once the queue is empty,
+    but a half-written broker message can kill the thread that decides so, and the idle worker
+    then stays forever (treeverse/dvc#10398, seen in CI: both experiments "Success")."""
+    workers = []
+    for pid_file in (repo / ".dvc/tmp/exps/celery").glob("dvc-exp-worker-*.pid"):
+        pid = int(pid_file.read_text().strip() or 0)
+        if pid and psutil.pid_exists(pid):
+            worker = psutil.Process(pid)
+            workers += [worker, *worker.children(recursive=True)]
+            if worker.parent() is not None and "queue" in " ".join(worker.parent().cmdline()):
+                workers.append(worker.parent())  # the detached `dvc queue start`
+    for process in workers:
+        process.terminate()
+    _gone, alive = psutil.wait_procs(workers, timeout=15)
+    for process in alive:
+        process.kill()
+
+
+def wait_for_queue(repo: Path, env: dict, timeout_s: float = 900) -> str:
+    """Poll `dvc queue status` until nothing is queued or running; returns the last status.
+    A status call that fails is asked again: it can read a broker message half-written by the
+    worker (treeverse/dvc-task#73)."""
     deadline = time.monotonic() + timeout_s
+    status = ""
     while time.monotonic() < deadline:
-        status = run(["dvc", "queue", "status"], repo, env).stdout
-        if "Queued" not in status and "Running" not in status:
+        result = subprocess.run(["dvc", "queue", "status"], cwd=repo, env=env,
+                                capture_output=True, text=True, timeout=120)
+        status = result.stdout if result.returncode == 0 else result.stdout + result.stderr
+        if result.returncode == 0 and "Queued" not in status and "Running" not in status:
             return status
         time.sleep(3)
     raise AssertionError(f"queue still busy after {timeout_s} s:\n{status}")
@@ -101,8 +137,11 @@ def test_queued_and_workspace_experiments(committed_repo):
     run(["dvc", "exp", "run", "--queue", "-S", "profile=smoke",
          "-S", "training.learning_rate=0.002"], repo, env)
     started = time.monotonic()
-    run(["dvc", "queue", "start", "-j", "1"], repo, env)
-    status = wait_for_queue(repo, env)
+    start_queue(repo, env)
+    try:
+        status = wait_for_queue(repo, env)
+    finally:
+        stop_queue_workers(repo)
     print(f"two queued smoke runs: {time.monotonic() - started:.1f} s")
     assert "Success" in status and "Failed" not in status, status
 
