@@ -8,7 +8,6 @@ raises it registered in pipeline.validation.USER_ERRORS) ends in one line, exit 
 
 from __future__ import annotations
 
-import signal
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from rich.markup import escape
 from pipeline.config import load_project
 from pipeline.progress import console
 from pipeline.redaction import redact, redact_log_records
+from pipeline.signals import handle_interrupts
 from pipeline.stores import bound_http_retries, locked_store_line, store_locked
 from pipeline.validation import USER_ERRORS
 
@@ -25,7 +25,7 @@ from pipeline.validation import USER_ERRORS
 def run_command(command: Callable[[], int | None], params: Path | None = None) -> int:
     """Run `command` and turn its outcome into an exit status: 0, 2 (user error, one line),
     1 (a bug: its traceback, masked) or 130 (interrupted)."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    handle_interrupts()
     bound_http_retries()
     redact_log_records()
     try:
@@ -52,7 +52,3 @@ def busy_store(error: Exception, params: Path | None) -> bool:
     console.print(f"[bold red]error:[/] {escape(redact(locked_store_line(uri)))}",
                   highlight=False, soft_wrap=True)
     return True
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt

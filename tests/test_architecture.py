@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pipeline"
 # `entry` (how every process runs: errors, signals, secrets) sits just above `config`, so a
 # local job's process (pipeline.workers.worker) runs under it as the stages and the CLI do.
 LAYERS = {"hashing": 0, "validation": 0, "progress": 0, "evidence": 0, "redaction": 0,
-          "process_group": 0,
+          "process_group": 0, "signals": 0,
           "specs": 1, "stores": 1,
           "config": 2, "entry": 2.5, "data": 3, "model": 3, "training": 4, "runs": 5,
           "grid": 6, "report": 7, "workers": 7, "sweeps": 8, "bench": 8, "stages": 10,

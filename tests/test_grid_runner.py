@@ -171,6 +171,34 @@ def test_an_interrupt_while_a_run_is_kept_lands_its_record_and_run_first(project
 
 
 @pytest.mark.slow
+def test_an_interrupt_that_surfaces_as_another_error_stops_the_stage(project, monkeypatch):
+    """SIGTERM arriving inside TensorFlow's C++ code can come out as another error (CI saw a
+    SystemError, then a ValueError from tf.data): the run is interrupted, not failed, and the
+    stage (a local job, say) does not go on to the next run."""
+    import contextlib
+    import threading
+
+    from pipeline import signals
+    from pipeline.runs import execute
+
+    monkeypatch.setattr(signals, "_ARRIVED", threading.Event())  # no flag leaks to other tests
+
+    def mangled_interrupt(*args, **kwargs):
+        with contextlib.suppress(KeyboardInterrupt):  # what TensorFlow's C++ code did
+            signals.raise_interrupt(signal.SIGTERM, None)
+        raise ValueError("Could not pack sequence. Argument `structure` had 2 elements")
+
+    monkeypatch.setattr(execute, "train_run", mangled_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(project, InProcess(project))
+    children, _ = child_runs(project)
+    assert [run.info.status for run in children] == ["KILLED"]
+    assert children[0].data.tags["status"] == "interrupted"
+    assert [read_record(path)["status"] for path in project.results_dir.glob("*.json")] == [
+        INFEASIBLE], "no failed record: the run trains at the next start"
+
+
+@pytest.mark.slow
 def test_second_project_in_one_process_logs_to_its_own_store(project, tmp_path,
                                                              synthetic_data_dir):
     from pipeline.data.prepare import prepare_all

@@ -15,6 +15,7 @@ from pipeline.data.prepared import Splits
 from pipeline.runs.interrupts import interrupts_held
 from pipeline.runs.records import DONE, EVIDENCE, FAILED, base_record, cache_key
 from pipeline.runs.tracking import Tracker
+from pipeline.signals import interrupted
 from pipeline.specs.run import RunSpec
 from pipeline.stores import store_locked
 from pipeline.training.device import check_precision, device_info
@@ -86,6 +87,9 @@ def execute_run(spec: RunSpec, splits: Splits, context: RunContext,
     except Exception as error:  # a failed run is data, not a crash
         if store_locked(error):
             raise  # the store's fault, not the run's: no failed record; it trains again
+        if interrupted():  # the interrupt, come out of TensorFlow's C++ code as another error
+            tracker.close_child("KILLED", {"status": "interrupted"})
+            raise KeyboardInterrupt from error
         reason = f"{type(error).__name__}: {error}"
         record.update(status=FAILED, reason=reason, finished_at=time.time())
         return finish(record, context, options,
