@@ -28,7 +28,10 @@ def raise_interrupt(signum: int, frame: object) -> None:
 
 def handle_interrupts() -> None:
     """SIGTERM and (unless this process was started with it ignored) SIGINT raise
-    KeyboardInterrupt through `raise_interrupt`."""
+    KeyboardInterrupt through `raise_interrupt`. A command starts with no interrupt noted, so
+    one that ended an earlier command in this process (a test, a notebook) does not turn a
+    later run's real failure into an interrupt."""
+    _ARRIVED.clear()
     signal.signal(signal.SIGTERM, raise_interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, raise_interrupt)

@@ -217,3 +217,25 @@ def test_planning_writes_nothing(project):
     plan = plan_grid(project)
     assert (len(plan.pending), len(plan.infeasible), len(plan.reused)) == (5, 1, 0)
     assert not list(project.results_dir.glob("*.json"))
+
+
+def test_a_new_command_starts_with_no_interrupt_noted(monkeypatch):
+    """An interrupt that ended one command in this process (a test, a notebook) must not turn
+    a later command's failed run into an interrupt."""
+    import contextlib
+    import threading
+
+    from pipeline import signals
+
+    monkeypatch.setattr(signals, "_ARRIVED", threading.Event())
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            signals.raise_interrupt(signal.SIGTERM, None)
+        assert signals.interrupted()
+        signals.handle_interrupts()
+        assert not signals.interrupted()
+        assert signal.getsignal(signal.SIGTERM) is signals.raise_interrupt
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -64,8 +64,9 @@ def plan_grid(project: Project, grid: GridSpec | None = None,
     runs = expand(grid, project.params.training_recipe(), extra_seeds) + expand_references(grid)
     plan = GridPlan(grid, runs, project.results_dir, code_version=code_fingerprint())
     plan.digests = {name: prepared_digest(project.prepared_dir, name) for name in grid.datasets}
-    stored = {path.name for path in plan.results_dir.glob("*.json")}  # one listing, not a
-    for run in runs:                                                   # failed open per run
+    # one listing of the stored records, not a failed open for each run that has none
+    stored = {path.name for path in plan.results_dir.glob("*.json")}
+    for run in runs:
         key = cache_key(run.spec, plan.digests[run.spec.dataset], plan.code_version)
         plan.keys[record_id(run.spec)] = key
         path = record_path(plan.results_dir, run.spec)
